@@ -1,0 +1,29 @@
+"""Argument checks shared by the model parts: each raises an error that names the argument."""
+
+import numbers
+
+
+def positive_int(value, name):
+    """Returns `value` as an int, or raises if it is not an integer >= 1."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer >= 1, got {value!r} ({type(value).__name__})")
+    if value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value}")
+    return int(value)
+
+
+def one_of(value, choices, name):
+    """Returns `value` if it is one of `choices`, else raises naming the allowed values."""
+    if value not in choices:
+        allowed = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"{name} must be one of {allowed}; got {value!r}")
+    return value
+
+
+def positive_float(value, name):
+    """Returns `value` as a float, or raises if it is not a finite number > 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number > 0, got {value!r} ({type(value).__name__})")
+    if not value > 0 or value == float("inf"):
+        raise ValueError(f"{name} must be a finite number > 0, got {value}")
+    return float(value)

@@ -1,0 +1,150 @@
+"""fit: maximize a variational bound with Keras 3 `Model.fit` underneath.
+
+Keras supplies the progress bar, callbacks (EarlyStopping, ModelCheckpoint, TensorBoard, ...),
+XLA compilation and `tf.distribute` strategies; this module checks the inputs, builds the
+pipeline and turns Keras's history into a table.
+"""
+
+import time
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+import pandas as pd
+
+from latentvi._checks import positive_int
+from latentvi.inputs import make_dataset, prepare
+from latentvi.model import LatentModel
+from latentvi.objectives import ELBO
+
+__all__ = ["fit", "FitResult"]
+
+
+@dataclass
+class FitResult:
+    """What `fit` returns.
+
+    Attributes:
+      history: DataFrame, one row per epoch: epoch (1-based), bound, reconstruction, kl (means
+        over the training rows seen during that epoch, in nats per row), val_bound,
+        val_reconstruction, val_kl (on validation_data, if given), seconds (wall time of the epoch).
+      best_epoch: the epoch with the highest validation bound (training bound without
+        validation data).
+      model: the fitted model.
+    """
+    history: pd.DataFrame
+    best_epoch: int
+    model: LatentModel
+
+
+class _EpochTimer(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        self.seconds = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self._start)
+
+
+def fit(model, data, objective=None, epochs=10, batch_size=128, validation_data=None,
+        learning_rate=1e-3, optimizer=None, early_stopping=None, callbacks=None, seed=None,
+        verbose="auto", strategy=None, jit_compile="auto", shuffle=True, mask=None,
+        validation_mask=None):
+    """Fits `model` by maximizing `objective` over minibatches of `data`.
+
+    Args:
+      model: a `LatentModel`.
+      data: NumPy array, numeric DataFrame, or batched `tf.data.Dataset` of x or (x, mask).
+        NaN marks missing cells (needs a masked posterior).
+      objective: `ELBO()` (default), `IWAE(k)`, or the model's stored objective when resuming.
+      epochs: passes over the data.
+      batch_size: rows per step (ignored for a Dataset, which is batched already).
+      validation_data: held-out rows in the same forms as `data`; adds val_* columns.
+      learning_rate: step size of a newly created optimizer.
+      optimizer: None keeps the model's optimizer from an earlier fit or a loaded checkpoint
+        (with its state, so training resumes) or else creates Adam; a name ('adam', 'rmsprop',
+        ...) or a `keras.optimizers.Optimizer` starts afresh.
+      early_stopping: None, or a patience in epochs: stop when the validation (else training)
+        bound has not improved for that many epochs, and restore the best weights.
+      callbacks: more Keras callbacks.
+      seed: integer seed for weight initialization of unbuilt layers, shuffling and Monte Carlo
+        draws (sets Keras's global seed); with the same seed a CPU fit repeats exactly.
+      verbose: Keras verbosity: 'auto', 0 (silent), 1 (progress bar) or 2 (a line per epoch).
+      strategy: a `tf.distribute.Strategy`; the model is replicated under it for this fit and
+        the learned weights copied back.
+      jit_compile: compile the step with XLA: True, False or 'auto' (Keras decides).
+      shuffle: reshuffle array data every epoch.
+      mask, validation_mask: explicit boolean observation masks (True = observed).
+
+    Returns:
+      A `FitResult` with `history` (DataFrame) and `best_epoch`.
+
+    Raises:
+      TypeError, ValueError: for data or arguments that do not fit the model, naming them.
+    """
+    if not isinstance(model, LatentModel):
+        raise TypeError(f"model must be a latentvi.LatentModel, got {type(model).__name__}")
+    epochs = positive_int(epochs, "epochs")
+    if seed is not None:
+        keras.utils.set_random_seed(positive_int(seed + 1, "seed") - 1)
+    train = _pipeline(model, data, mask, batch_size, "data", shuffle, seed)
+    valid = None if validation_data is None else _pipeline(
+        model, validation_data, validation_mask, batch_size, "validation_data", False, seed)
+    if seed is not None:
+        model.seed_state.assign(np.array([seed, 0], np.int32))
+    objective = objective or model.objective or ELBO()
+    monitor = "val_loss" if valid is not None else "loss"
+    timer = _EpochTimer()
+    extra = [keras.callbacks.EarlyStopping(monitor, patience=positive_int(early_stopping,
+                                                                          "early_stopping"),
+                                           restore_best_weights=True)] if early_stopping else []
+    all_callbacks = [timer] + extra + list(callbacks or [])
+    trained = _replicate(model, strategy) if strategy is not None else model
+    trained.objective = objective
+    _compile(trained, optimizer, learning_rate, jit_compile, strategy)
+    keras_history = keras.Model.fit(trained, train, epochs=epochs, validation_data=valid,
+                                    callbacks=all_callbacks, verbose=verbose)
+    if trained is not model:
+        model.set_weights(trained.get_weights())
+        model.objective = objective
+    history = _history_table(keras_history.history, timer.seconds)
+    column = "val_bound" if "val_bound" in history else "bound"
+    best = int(history.loc[history[column].idxmax(), "epoch"])
+    return FitResult(history=history, best_epoch=best, model=model)
+
+
+def _pipeline(model, data, mask, batch_size, name, shuffle, seed):
+    prepared = prepare(model, data, mask=mask, name=name)
+    if not isinstance(prepared, tuple):
+        return prepared
+    return make_dataset(*prepared, batch_size=batch_size, shuffle=shuffle, seed=seed)
+
+
+def _compile(model, optimizer, learning_rate, jit_compile, strategy):
+    existing = getattr(model, "optimizer", None)
+    if optimizer is None and existing is not None and strategy is None:
+        optimizer = existing
+    elif optimizer is None or isinstance(optimizer, str):
+        optimizer = keras.optimizers.get({"class_name": optimizer or "adam",
+                                          "config": {"learning_rate": learning_rate}})
+    model.compile(optimizer=optimizer, jit_compile=jit_compile)
+
+
+def _replicate(model, strategy):
+    """A copy of `model` whose variables live under `strategy`, with the same weights."""
+    with strategy.scope():
+        replica = LatentModel.from_config(model.get_config())
+        replica.build_for_shape(model.data_shape)
+        replica.set_weights(model.get_weights())
+    return replica
+
+
+def _history_table(history, seconds):
+    table = pd.DataFrame({"epoch": np.arange(1, len(seconds) + 1)})
+    for key in ("bound", "reconstruction", "kl", "val_bound", "val_reconstruction", "val_kl"):
+        if key in history:
+            table[key] = np.asarray(history[key], dtype=float)
+    table["seconds"] = seconds
+    return table

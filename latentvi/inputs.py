@@ -1,0 +1,138 @@
+"""Checks user data and turns it into batches of x or (x, mask).
+
+Accepted: a NumPy array, a numeric pandas DataFrame, or a batched `tf.data.Dataset` whose
+elements are x or (x, mask). Missing cells are NaN (or given by an explicit boolean mask); they
+need a model whose posterior is masked, and are filled with 0 and masked out, never imputed.
+"""
+
+import numbers
+
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+
+__all__ = ["as_array", "observation_mask", "prepare", "make_dataset"]
+
+
+def as_array(data, name="data"):
+    """A float32 NumPy array from an array-like or a numeric DataFrame; NaN marks missing cells."""
+    if isinstance(data, pd.DataFrame):
+        return _frame_to_array(data, name)
+    if isinstance(data, pd.Series):
+        raise TypeError(f"{name} is a pandas Series; pass a DataFrame (one column per variable)")
+    try:
+        array = np.asarray(data)
+    except Exception as error:  # ragged lists and the like
+        raise TypeError(f"{name} could not be read as a numeric array: {error}") from None
+    if array.dtype == object or not (np.issubdtype(array.dtype, np.number)
+                                     or array.dtype == bool):
+        raise TypeError(f"{name} must hold numbers; got an array of dtype {array.dtype}")
+    if array.ndim < 2:
+        raise ValueError(f"{name} must have one row per example (at least 2 dimensions); "
+                         f"got shape {array.shape}")
+    if array.shape[0] == 0:
+        raise ValueError(f"{name} is empty: it has no rows")
+    return array.astype(np.float32, copy=False)
+
+
+def _frame_to_array(frame, name):
+    if frame.shape[0] == 0:
+        raise ValueError(f"{name} is empty: the DataFrame has no rows")
+    if frame.shape[1] == 0:
+        raise ValueError(f"{name} is empty: the DataFrame has no columns")
+    for column in frame.columns:
+        dtype = frame[column].dtype
+        if not (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)):
+            raise TypeError(f"{name} column {column!r} has non-numeric dtype {dtype}; "
+                            f"convert or drop it")
+    return frame.to_numpy(dtype=np.float32, na_value=np.nan)
+
+
+def observation_mask(x, mask, masked, name="data", labels=None):
+    """Returns (x with missing cells set to 0, boolean mask or None), checking the missing cells.
+
+    Args:
+      x: float array [n, ...].
+      mask: None, or a boolean array shaped like x (True = observed).
+      masked: whether the model can take missing cells.
+      labels: optional (row labels, column labels) used in error messages.
+    """
+    missing = np.isnan(x)
+    if np.isinf(x).any():
+        _raise_at(np.isinf(x), f"{name} has an infinite value", labels)
+    if mask is not None:
+        mask = np.asarray(mask)
+        if mask.shape != x.shape:
+            raise ValueError(f"mask has shape {mask.shape} but {name} has shape {x.shape}")
+        mask = mask.astype(bool)
+        if (missing & mask).any():
+            _raise_at(missing & mask, f"{name} has NaN in a cell the mask marks observed", labels)
+        missing = ~mask
+    if not missing.any():
+        return x, (mask if masked else None)
+    if not masked:
+        _raise_at(missing, f"{name} has missing values (NaN) but the model's posterior is not "
+                           "masked; build it with GaussianPosterior(..., masked=True)", labels)
+    return np.where(missing, np.float32(0), x), ~missing
+
+
+def _raise_at(cells, message, labels):
+    row, column = (int(i) for i in np.argwhere(cells.reshape(len(cells), -1))[0])
+    if labels is not None:
+        row, column = labels[0][row], labels[1][column]
+    raise ValueError(f"{message} (first at row {row!r}, column {column!r})")
+
+
+def prepare(model, data, mask=None, name="data"):
+    """Validates `data` against the model; returns (x, mask) arrays or a checked Dataset."""
+    if isinstance(data, tf.data.Dataset):
+        return _check_dataset(model, data, name)
+    labels = (list(data.index), list(data.columns)) if isinstance(data, pd.DataFrame) else None
+    x = as_array(data, name)
+    _check_shape(model, x.shape[1:], name)
+    return observation_mask(x, mask, model.masked, name, labels)
+
+
+def _check_shape(model, row_shape, name):
+    expected = model.data_shape or model.build_for_shape()
+    if tuple(row_shape) != tuple(expected):
+        width = "columns" if len(expected) == 1 else "row shape"
+        got = row_shape[0] if len(expected) == 1 and len(row_shape) == 1 else tuple(row_shape)
+        want = expected[0] if len(expected) == 1 else tuple(expected)
+        raise ValueError(f"{name} has {width} {got} but the model expects {want} "
+                         f"(its likelihood produces rows of shape {tuple(expected)})")
+
+
+def _check_dataset(model, dataset, name):
+    spec = dataset.element_spec
+    x_spec = spec[0] if isinstance(spec, tuple) else spec
+    if not isinstance(x_spec, tf.TensorSpec):
+        raise TypeError(f"{name}: a Dataset's elements must be x or (x, mask) tensors, "
+                        f"got {spec}")
+    if x_spec.shape.rank is None or x_spec.shape.rank < 2:
+        raise ValueError(f"{name}: the Dataset must be batched (elements [batch, ...]); "
+                         f"got element shape {x_spec.shape}; call dataset.batch(n) first")
+    _check_shape(model, tuple(x_spec.shape[1:]), name)
+    dataset = dataset.map(lambda *e: tuple(tf.cast(t, tf.float32) for t in e)
+                          if len(e) > 1 else tf.cast(e[0], tf.float32))
+    if model.masked and not isinstance(spec, tuple):
+        dataset = dataset.map(_split_missing)
+    return dataset
+
+
+def _split_missing(x):
+    missing = tf.math.is_nan(x)
+    return tf.where(missing, tf.zeros_like(x), x), tf.logical_not(missing)
+
+
+def make_dataset(x, mask, batch_size, shuffle=False, seed=None):
+    """Batches of x, or (x, mask) when a mask is given, prefetched."""
+    if isinstance(x, tf.data.Dataset):
+        return x
+    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) \
+            or batch_size < 1:
+        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    dataset = tf.data.Dataset.from_tensor_slices(x if mask is None else (x, mask))
+    if shuffle:
+        dataset = dataset.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    return dataset.batch(int(batch_size)).prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,166 @@
+"""Likelihoods p(x | z): a decoder network followed by a TFP distribution over one data row.
+
+The decoder maps latent vectors [n, latent_dim] to distribution parameters [n, *row_shape]
+(or [n, *row_shape, K] for `Categorical`). `distribution(z, mask)` returns a distribution whose
+event is one whole data row; with a boolean `mask` of the row's shape, its `log_prob` sums over
+observed cells only (missing cells contribute exactly 0), so missing data is never imputed.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from latentvi._checks import positive_float, positive_int
+
+tfd = tfp.distributions
+
+__all__ = ["Bernoulli", "Normal", "Categorical", "OrderedLogistic"]
+
+
+class _Likelihood(keras.layers.Layer):
+    """Base: decode z, build an elementwise distribution, mask it, sum over the row."""
+
+    # Trailing axes of the decoder output that are distribution parameters, not data cells.
+    _parameter_ndims = 0
+
+    def __init__(self, decoder, **kwargs):
+        super().__init__(**kwargs)
+        if not callable(decoder):
+            raise TypeError(f"decoder must be a Keras layer or model, got {type(decoder).__name__}")
+        self.decoder = decoder
+
+    def call(self, z, training=False):
+        return self.decoder(z, training=training)
+
+    def parameters_for(self, z, training=False):
+        """Decoder output for z of any leading shape [..., latent_dim]."""
+        z = tf.convert_to_tensor(z, tf.float32)
+        leading = tf.shape(z)[:-1]
+        flat = self.decoder(tf.reshape(z, [-1, z.shape[-1]]), training=training)
+        params = tf.reshape(flat, tf.concat([leading, tf.shape(flat)[1:]], axis=0))
+        if not self.built:
+            self.build_parameters(flat.shape[1:])
+        return params
+
+    def build_parameters(self, output_shape):
+        """Creates any weights that depend on the row shape (none by default)."""
+        self.built = True
+
+    def elementwise(self, params):
+        raise NotImplementedError
+
+    def distribution(self, z, mask=None, training=False):
+        """p(x | z) with one data row as its event; `mask` marks observed cells (True)."""
+        params = self.parameters_for(z, training=training)
+        row_ndims = params.shape.rank - (z.shape.rank - 1) - self._parameter_ndims
+        cells = self.elementwise(params)
+        if mask is not None:
+            cells = tfd.Masked(cells, validity_mask=tf.cast(mask, tf.bool))
+        return tfd.Independent(cells, reinterpreted_batch_ndims=row_ndims)
+
+    def get_config(self):
+        return {**super().get_config(), "decoder": keras.saving.serialize_keras_object(self.decoder)}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["decoder"] = keras.saving.deserialize_keras_object(config["decoder"])
+        return cls(**config)
+
+
+@keras.saving.register_keras_serializable("latentvi.likelihoods")
+class Bernoulli(_Likelihood):
+    """Binary cells: the decoder outputs logits; x is 0/1 (or in [0, 1] for grey-level images)."""
+
+    def elementwise(self, logits):
+        return tfd.Bernoulli(logits=logits, dtype=tf.float32)
+
+
+@keras.saving.register_keras_serializable("latentvi.likelihoods")
+class Normal(_Likelihood):
+    """Gaussian cells: the decoder outputs means; the scale is learned per cell or fixed.
+
+    Args:
+      decoder: network z -> loc, [n, *row_shape].
+      scale: None to learn one scale per cell (softplus-parameterized, initially 1), or a fixed
+        positive number.
+    """
+
+    def __init__(self, decoder, scale=None, **kwargs):
+        super().__init__(decoder, **kwargs)
+        self.fixed_scale = None if scale is None else positive_float(scale, "scale")
+
+    def build_parameters(self, output_shape):
+        if self.fixed_scale is None:
+            self.raw_scale = self.add_weight(
+                shape=tuple(output_shape), initializer=keras.initializers.Constant(0.5413248),
+                name="raw_scale")
+        self.built = True
+
+    @property
+    def scale(self):
+        if self.fixed_scale is not None:
+            return tf.constant(self.fixed_scale)
+        return tf.math.softplus(self.raw_scale) + 1e-6
+
+    def elementwise(self, loc):
+        return tfd.Normal(loc=loc, scale=self.scale)
+
+    def get_config(self):
+        return {**super().get_config(), "scale": self.fixed_scale}
+
+
+@keras.saving.register_keras_serializable("latentvi.likelihoods")
+class Categorical(_Likelihood):
+    """Unordered categories coded 0..K-1: the decoder outputs logits [n, *row_shape, K]."""
+
+    _parameter_ndims = 1
+
+    def elementwise(self, logits):
+        return tfd.Categorical(logits=logits, dtype=tf.float32)
+
+
+@keras.saving.register_keras_serializable("latentvi.likelihoods")
+class OrderedLogistic(_Likelihood):
+    """Ordered (graded) categories 0..K-1 with learned, ordered cutpoints per cell.
+
+    The decoder outputs a location eta [n, *row_shape]; each cell j has cutpoints
+    c_j1 < ... < c_j(K-1) and P(x_j >= k | z) = sigmoid(eta_j - c_jk). In mirt's slope-intercept
+    form, eta = a . z and the intercepts are d_jk = -c_jk.
+
+    Args:
+      decoder: network z -> eta, [n, *row_shape].
+      n_categories: K >= 2, the number of categories of every cell.
+    """
+
+    def __init__(self, decoder, n_categories, **kwargs):
+        super().__init__(decoder, **kwargs)
+        self.n_categories = positive_int(n_categories, "n_categories")
+        if self.n_categories < 2:
+            raise ValueError(f"n_categories must be at least 2, got {n_categories}")
+
+    def build_parameters(self, output_shape):
+        gaps = self.n_categories - 2
+        # First cutpoint and log-spaced gaps start at -1 .. 1, evenly spaced.
+        self.first_cutpoint = self.add_weight(
+            shape=tuple(output_shape), initializer=keras.initializers.Constant(-1.0),
+            name="first_cutpoint")
+        gap = 2.0 / max(gaps, 1)
+        self.raw_gaps = self.add_weight(
+            shape=tuple(output_shape) + (gaps,),
+            initializer=keras.initializers.Constant(float(np.log(np.expm1(gap)))), name="raw_gaps")
+        self.built = True
+
+    @property
+    def cutpoints(self):
+        """Ordered cutpoints, [*row_shape, K-1]."""
+        steps = tf.math.softplus(self.raw_gaps)
+        offsets = tf.concat([tf.zeros_like(steps[..., :1]), tf.cumsum(steps, axis=-1)], axis=-1)
+        return self.first_cutpoint[..., tf.newaxis] + offsets
+
+    def elementwise(self, eta):
+        return tfd.OrderedLogistic(cutpoints=self.cutpoints, loc=eta, dtype=tf.float32)
+
+    def get_config(self):
+        return {**super().get_config(), "n_categories": self.n_categories}

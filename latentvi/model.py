@@ -1,0 +1,225 @@
+"""LatentModel: a prior p(z), a likelihood p(x | z) and an amortized posterior q(z | x).
+
+The model is a Keras 3 `Model` whose `train_step` maximizes a variational bound, so
+`keras.Model.fit` supplies progress bars, callbacks, checkpoints, XLA and `tf.distribute`.
+The bound itself comes from an objective (`latentvi.ELBO`, `latentvi.IWAE`) set by `fit`.
+"""
+
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from latentvi.likelihoods import _Likelihood
+from latentvi.posteriors import GaussianPosterior
+from latentvi.priors import _Prior
+
+__all__ = ["LatentModel", "load_model"]
+
+
+@keras.saving.register_keras_serializable("latentvi.model")
+class LatentModel(keras.Model):
+    """A latent-variable model p(z) p(x | z) with an amortized posterior q(z | x).
+
+    Args:
+      prior: a prior from `latentvi.priors` (e.g. `StandardNormal(latent_dim)`).
+      likelihood: a likelihood from `latentvi.likelihoods` wrapping a decoder network.
+      posterior: a `GaussianPosterior` wrapping an encoder network.
+      objective: the bound `fit` maximizes by default (set by `fit`; saved with the model).
+
+    Examples:
+      >>> model = LatentModel(StandardNormal(2),
+      ...                     Bernoulli(networks.mlp((512,), output_shape=(28, 28))),
+      ...                     GaussianPosterior(networks.mlp((512,)), latent_dim=2))
+      >>> result = model.fit(x_train, epochs=10, batch_size=128)
+    """
+
+    def __init__(self, prior, likelihood, posterior, objective=None, **kwargs):
+        super().__init__(**kwargs)
+        _check_part(prior, _Prior, "prior", "latentvi.StandardNormal(latent_dim)")
+        _check_part(likelihood, _Likelihood, "likelihood", "latentvi.Bernoulli(decoder)")
+        _check_part(posterior, GaussianPosterior, "posterior",
+                    "latentvi.GaussianPosterior(encoder, latent_dim)")
+        if prior.latent_dim != posterior.latent_dim:
+            raise ValueError(f"prior.latent_dim ({prior.latent_dim}) and posterior.latent_dim "
+                             f"({posterior.latent_dim}) must be equal")
+        self.prior, self.likelihood, self.posterior = prior, likelihood, posterior
+        self.objective = objective
+        self.data_shape = None
+        # Counter-based seed stream for the Monte Carlo samples of each step: saved with the
+        # weights, so a resumed fit continues the stream instead of repeating it.
+        self.seed_state = self.add_weight(shape=(2,), dtype="int32", initializer="zeros",
+                                          trainable=False, aggregation="only_first_replica",
+                                          name="seed_state")
+        self.trackers = {name: keras.metrics.Mean(name=name)
+                         for name in ("loss", "bound", "reconstruction", "kl")}
+
+    @property
+    def latent_dim(self):
+        return self.prior.latent_dim
+
+    @property
+    def masked(self):
+        """Whether the model takes missing cells (its posterior sees the observation mask)."""
+        return self.posterior.masked
+
+    # -- the three parts ------------------------------------------------------------------
+    def encode(self, x, mask=None, training=False):
+        """q(z | x): a batch of Gaussians, one per row of x."""
+        return self.posterior.distribution(x, mask=mask, training=training)
+
+    def decode(self, z, mask=None, training=False):
+        """p(x | z): one distribution per latent vector; its event is one data row."""
+        return self.likelihood.distribution(z, mask=mask, training=training)
+
+    def log_joint(self, x, z, mask=None, training=False):
+        """log p(z) + log p(x | z), summed over observed cells; z may carry sample dims [k, n, d]."""
+        z = tf.convert_to_tensor(z, tf.float32)
+        log_prior = self.prior.distribution().log_prob(z)
+        return log_prior + self.decode(z, mask=mask, training=training).log_prob(x)
+
+    def sample(self, n, seed=None):
+        """Draws n rows x from the generative model p(z) p(x | z); returns a NumPy array."""
+        seed_z, seed_x = tfp.random.split_seed(_stateless_seed(seed), n=2)
+        z = self.prior.distribution().sample(int(n), seed=seed_z)
+        return self.decode(z).sample(seed=seed_x).numpy()
+
+    def call(self, x, training=False):
+        return self.encode(x, training=training).mean()
+
+    # -- building and saving --------------------------------------------------------------
+    def build_for_shape(self, data_shape=None):
+        """Creates all weights; checks that `data_shape` matches what the likelihood produces."""
+        produced = tuple(self.decode(tf.zeros([1, self.latent_dim])).event_shape.as_list())
+        if data_shape is not None and tuple(data_shape) != produced:
+            raise ValueError(f"data rows have shape {tuple(data_shape)} but the model's "
+                             f"likelihood produces rows of shape {produced}")
+        x0 = tf.zeros((1,) + produced)
+        self.encode(x0, mask=tf.ones_like(x0) if self.masked else None)
+        self.data_shape = produced
+        self.built = True
+        return produced
+
+    def get_build_config(self):
+        return None if self.data_shape is None else {"data_shape": list(self.data_shape)}
+
+    def build_from_config(self, config):
+        self.build_for_shape(tuple(config["data_shape"]))
+
+    def get_config(self):
+        serialize = keras.saving.serialize_keras_object
+        return {**super().get_config(), "prior": serialize(self.prior),
+                "likelihood": serialize(self.likelihood), "posterior": serialize(self.posterior),
+                "objective": None if self.objective is None else serialize(self.objective)}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("prior", "likelihood", "posterior", "objective"):
+            if config.get(key) is not None:
+                config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)
+
+    def save(self, filepath, overwrite=False, **kwargs):
+        """Saves architecture, weights, objective and optimizer state to a `.keras` file.
+
+        Raises FileExistsError rather than overwrite an existing file unless `overwrite=True`.
+        """
+        filepath = os.fspath(filepath)
+        if not filepath.endswith(".keras"):
+            raise ValueError(f"save path must end in '.keras', got {filepath!r}")
+        if os.path.exists(filepath) and not overwrite:
+            raise FileExistsError(f"{filepath} exists; pass overwrite=True to replace it")
+        super().save(filepath, overwrite=True, **kwargs)
+
+    def fit(self, data, **kwargs):
+        """Same as `latentvi.fit(model, data, **kwargs)`; returns a `FitResult`."""
+        from latentvi.fitting import fit  # fitting sits a layer above the model
+        return fit(self, data, **kwargs)
+
+    # -- training machinery used by keras.Model.fit --------------------------------------
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    def next_seed(self):
+        """A fresh stateless seed for this step's Monte Carlo draws."""
+        seed = tf.identity(self.seed_state)
+        self.seed_state.assign_add(tf.constant([0, 1], tf.int32))
+        return seed
+
+    def train_step(self, data):
+        x, mask = unpack(data)
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        split = self.objective.splits_gradients
+        with tf.GradientTape(persistent=split) as tape:
+            terms, posterior_loss, generative_loss = self.objective.surrogates(
+                self, x, mask=mask, seed=self.next_seed(), training=True)
+            penalty = sum(self.losses) if self.losses else 0.0
+            posterior_loss = (posterior_loss + penalty) / replicas
+            generative_loss = (generative_loss + penalty) / replicas
+        variables = self.trainable_variables
+        if split:
+            grads = self._split_gradients(tape, posterior_loss, generative_loss, variables)
+            del tape
+        else:
+            grads = tape.gradient(posterior_loss, variables)
+        self.optimizer.apply(grads, variables)
+        return self._update_trackers(terms)
+
+    def test_step(self, data):
+        x, mask = unpack(data)
+        terms = self.objective(self, x, mask=mask, seed=self.next_seed(), training=False)
+        return self._update_trackers(terms)
+
+    def _split_gradients(self, tape, posterior_loss, generative_loss, variables):
+        """Posterior weights follow posterior_loss, all others generative_loss (same order)."""
+        posterior_ids = {id(v) for v in self.posterior.trainable_variables}
+        groups = ([v for v in variables if id(v) in posterior_ids],
+                  [v for v in variables if id(v) not in posterior_ids])
+        grads = tape.gradient(posterior_loss, groups[0]) + tape.gradient(generative_loss, groups[1])
+        by_id = {id(v): g for v, g in zip(groups[0] + groups[1], grads)}
+        return [by_id[id(v)] for v in variables]
+
+    def _update_trackers(self, terms):
+        bound = tf.reduce_mean(terms.bound)
+        for name, value in (("loss", -bound), ("bound", bound),
+                            ("reconstruction", tf.reduce_mean(terms.reconstruction)),
+                            ("kl", tf.reduce_mean(terms.kl))):
+            self.trackers[name].update_state(value)
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+
+def unpack(data):
+    """A batch is x, or (x, mask) for data with missing cells."""
+    if isinstance(data, (tuple, list)):
+        return data[0], data[1] if len(data) > 1 else None
+    return data, None
+
+
+def load_model(filepath):
+    """Loads a model saved by `LatentModel.save` (or a `ModelCheckpoint` of a fit).
+
+    The optimizer state is restored too, so `model.fit(...)` resumes training.
+    """
+    filepath = os.fspath(filepath)
+    if not os.path.exists(filepath):
+        raise FileNotFoundError(f"no saved model at {filepath}")
+    model = keras.saving.load_model(filepath)
+    if not isinstance(model, LatentModel):
+        raise TypeError(f"{filepath} holds a {type(model).__name__}, not a latentvi LatentModel")
+    return model
+
+
+def _check_part(part, kind, name, example):
+    if not isinstance(part, kind):
+        raise TypeError(f"{name} must be a latentvi {kind.__name__.strip('_').lower()} "
+                        f"such as {example}; got {type(part).__name__}")
+
+
+def _stateless_seed(seed):
+    if seed is None:
+        seed = int(np.random.default_rng().integers(2**31))
+    return tf.constant([int(seed), 0], tf.int32)

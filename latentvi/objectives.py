@@ -1,0 +1,145 @@
+"""Variational bounds on log p(x): the ELBO and the importance-weighted bound (IWAE).
+
+Every objective returns one value per data row (`Terms`): the bound, a reconstruction term and
+a KL term with bound = reconstruction - kl. The IWAE logsumexp runs over the k samples of each
+row separately, never over the batch.
+
+References:
+  [1] Kingma & Welling (2014). Auto-Encoding Variational Bayes. ICLR.
+  [2] Burda, Grosse & Salakhutdinov (2016). Importance Weighted Autoencoders. ICLR.
+  [3] Tucker, Lawson, Gu & Maddison (2019). Doubly Reparameterized Gradient Estimators for
+      Monte Carlo Objectives. ICLR.
+"""
+
+import math
+from typing import NamedTuple
+
+import keras
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from latentvi._checks import one_of, positive_float, positive_int
+from latentvi.posteriors import stop_gradient
+
+tfd = tfp.distributions
+
+__all__ = ["ELBO", "IWAE", "Terms"]
+
+
+class Terms(NamedTuple):
+    """Per-row values [n]: bound = reconstruction - kl."""
+    bound: tf.Tensor
+    reconstruction: tf.Tensor
+    kl: tf.Tensor
+
+
+class _Objective:
+    """Base: `__call__` gives the per-row terms; `surrogates` gives the losses to differentiate."""
+
+    splits_gradients = False
+
+    def __call__(self, model, x, mask=None, seed=None, training=False):
+        raise NotImplementedError
+
+    def surrogates(self, model, x, mask=None, seed=None, training=False):
+        """(terms, posterior_loss, generative_loss): scalar losses whose gradients with respect
+        to the posterior's and the other parts' weights estimate minus the bound's gradient."""
+        terms = self(model, x, mask=mask, seed=seed, training=training)
+        loss = -tf.reduce_mean(terms.bound)
+        return terms, loss, loss
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+@keras.saving.register_keras_serializable("latentvi.objectives")
+class ELBO(_Objective):
+    """ELBO(x) = E_q[log p(x | z)] - KL(q(z | x) || p(z)), one sample of z per row.
+
+    Args:
+      kl: 'analytic' for the closed-form KL (lower variance; needs a registered KL pair, as for
+        Gaussian prior and posterior), 'sample' for the one-sample estimate log q(z) - log p(z).
+      beta: weight of the KL term during training (beta-VAE [Higgins et al. 2017]). The reported
+        bound always uses beta = 1, so it stays a bound on log p(x).
+    """
+
+    def __init__(self, kl="analytic", beta=1.0):
+        self.kl = one_of(kl, ("analytic", "sample"), "kl")
+        self.beta = positive_float(beta, "beta") if beta != 0 else 0.0
+
+    def __call__(self, model, x, mask=None, seed=None, training=False):
+        q = model.encode(x, mask=mask, training=training)
+        z = q.sample(seed=seed)
+        reconstruction = model.decode(z, mask=mask, training=training).log_prob(x)
+        prior = model.prior.distribution()
+        if self.kl == "analytic":
+            kl = tfd.kl_divergence(q, prior)
+        else:
+            kl = q.log_prob(z) - prior.log_prob(z)
+        return Terms(reconstruction - kl, reconstruction, kl)
+
+    def surrogates(self, model, x, mask=None, seed=None, training=False):
+        terms = self(model, x, mask=mask, seed=seed, training=training)
+        loss = -tf.reduce_mean(terms.reconstruction - self.beta * terms.kl)
+        return terms, loss, loss
+
+    def get_config(self):
+        return {"kl": self.kl, "beta": self.beta}
+
+    def __repr__(self):
+        return f"ELBO(kl={self.kl!r}, beta={self.beta})"
+
+
+@keras.saving.register_keras_serializable("latentvi.objectives")
+class IWAE(_Objective):
+    """IWAE_k(x) = E[log (1/k) sum_i p(x, z_i) / q(z_i | x)], z_1..z_k ~ q(z | x) per row.
+
+    IWAE_1 is the ELBO; the bound rises towards log p(x) as k grows [2]. Reported terms:
+    reconstruction = mean_i log p(x | z_i) and kl = reconstruction - bound (the price of the latent
+    code under this bound), so that bound = reconstruction - kl as for the ELBO.
+
+    Args:
+      k: number of importance samples per row (>= 1).
+      gradient: 'reparam' for the standard reparameterized gradient, 'dreg' for the doubly
+        reparameterized gradient of the posterior's weights [3], whose signal-to-noise ratio does
+        not decay as k grows. Both are unbiased for the same bound.
+    """
+
+    def __init__(self, k=5, gradient="reparam"):
+        self.k = positive_int(k, "k")
+        self.gradient = one_of(gradient, ("reparam", "dreg"), "gradient")
+        self.splits_gradients = gradient == "dreg"
+
+    def log_weights(self, model, x, mask=None, seed=None, training=False, stop_posterior=False):
+        """log w_i = log p(x, z_i) - log q(z_i | x), [k, n]; with z_i reparameterized."""
+        q = model.encode(x, mask=mask, training=training)
+        z = q.sample(self.k, seed=seed)
+        log_q = (stop_gradient(q) if stop_posterior else q).log_prob(z)
+        log_likelihood = model.decode(z, mask=mask, training=training).log_prob(x)
+        log_w = model.prior.distribution().log_prob(z) + log_likelihood - log_q
+        return log_w, log_likelihood
+
+    def _terms(self, log_w, log_likelihood):
+        bound = tf.reduce_logsumexp(log_w, axis=0) - math.log(self.k)
+        reconstruction = tf.reduce_mean(log_likelihood, axis=0)
+        return Terms(bound, reconstruction, reconstruction - bound)
+
+    def __call__(self, model, x, mask=None, seed=None, training=False):
+        return self._terms(*self.log_weights(model, x, mask, seed, training))
+
+    def surrogates(self, model, x, mask=None, seed=None, training=False):
+        if self.gradient == "reparam":
+            return super().surrogates(model, x, mask=mask, seed=seed, training=training)
+        log_w, log_likelihood = self.log_weights(model, x, mask, seed, training,
+                                                 stop_posterior=True)
+        terms = self._terms(log_w, log_likelihood)
+        normalized = tf.stop_gradient(tf.nn.softmax(log_w, axis=0))
+        posterior_loss = -tf.reduce_mean(tf.reduce_sum(tf.square(normalized) * log_w, axis=0))
+        return terms, posterior_loss, -tf.reduce_mean(terms.bound)
+
+    def get_config(self):
+        return {"k": self.k, "gradient": self.gradient}
+
+    def __repr__(self):
+        return f"IWAE(k={self.k}, gradient={self.gradient!r})"
