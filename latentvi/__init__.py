@@ -4,14 +4,9 @@ A model is a prior p(z), a likelihood p(x | z) and an amortized posterior q(z | 
 maximizes the ELBO or the importance-weighted bound, `log_marginal_likelihood` estimates log p(x).
 """
 
-import os as _os
+from latentvi._quiet import import_tensorflow as _import_tensorflow
 
-# TensorFlow's C++ start-up messages are noise for users; respect a value they set themselves.
-_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import absl.logging as _absl_logging  # noqa: E402
-
-_absl_logging.set_verbosity(_absl_logging.ERROR)
+_import_tensorflow()
 
 from latentvi import networks  # noqa: E402
 from latentvi.evaluation import evaluate, log_marginal_likelihood  # noqa: E402
@@ -24,6 +19,17 @@ from latentvi.posteriors import GaussianPosterior  # noqa: E402
 from latentvi.priors import CorrelatedNormal, Normal, StandardNormal  # noqa: E402
 
 __version__ = "0.1.0"
+
+# Submodules with heavier imports (matplotlib, pandas I/O) load on first use: latentvi.plotting.
+_LAZY_SUBMODULES = ("datasets", "models", "plotting", "irt")
+
+
+def __getattr__(name):
+    if name in _LAZY_SUBMODULES:
+        import importlib
+        return importlib.import_module(f"latentvi.{name}")
+    raise AttributeError(f"module 'latentvi' has no attribute {name!r}")
+
 
 __all__ = [
     "LatentModel", "load_model", "fit", "FitResult", "evaluate", "log_marginal_likelihood",
