@@ -27,3 +27,10 @@ def positive_float(value, name):
     if not value > 0 or value == float("inf"):
         raise ValueError(f"{name} must be a finite number > 0, got {value}")
     return float(value)
+
+
+def non_negative_int(value, name):
+    """Returns `value` as an int, or raises if it is not an integer >= 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+    return int(value)

@@ -5,6 +5,7 @@ XLA compilation and `tf.distribute` strategies; this module checks the inputs, b
 pipeline and turns Keras's history into a table.
 """
 
+import contextlib
 import time
 from dataclasses import dataclass
 
@@ -12,7 +13,7 @@ import keras
 import numpy as np
 import pandas as pd
 
-from latentvi._checks import positive_int
+from latentvi._checks import non_negative_int, positive_int
 from latentvi.inputs import make_dataset, prepare
 from latentvi.model import LatentModel
 from latentvi.objectives import ELBO
@@ -69,8 +70,9 @@ def fit(model, data, objective=None, epochs=10, batch_size=128, validation_data=
       early_stopping: None, or a patience in epochs: stop when the validation (else training)
         bound has not improved for that many epochs, and restore the best weights.
       callbacks: more Keras callbacks.
-      seed: integer seed for weight initialization of unbuilt layers, shuffling and Monte Carlo
-        draws (sets Keras's global seed); with the same seed a CPU fit repeats exactly.
+      seed: integer seed for shuffling and Monte Carlo draws. Initial weights are drawn when the
+        networks are constructed: call `keras.utils.set_random_seed(seed)` before building the
+        model too, and a CPU fit repeats exactly.
       verbose: Keras verbosity: 'auto', 0 (silent), 1 (progress bar) or 2 (a line per epoch).
       strategy: a `tf.distribute.Strategy`; the model is replicated under it for this fit and
         the learned weights copied back.
@@ -88,7 +90,7 @@ def fit(model, data, objective=None, epochs=10, batch_size=128, validation_data=
         raise TypeError(f"model must be a latentvi.LatentModel, got {type(model).__name__}")
     epochs = positive_int(epochs, "epochs")
     if seed is not None:
-        keras.utils.set_random_seed(positive_int(seed + 1, "seed") - 1)
+        seed = non_negative_int(seed, "seed")
     train = _pipeline(model, data, mask, batch_size, "data", shuffle, seed)
     valid = None if validation_data is None else _pipeline(
         model, validation_data, validation_mask, batch_size, "validation_data", False, seed)
@@ -101,11 +103,12 @@ def fit(model, data, objective=None, epochs=10, batch_size=128, validation_data=
                                                                           "early_stopping"),
                                            restore_best_weights=True)] if early_stopping else []
     all_callbacks = [timer] + extra + list(callbacks or [])
-    trained = _replicate(model, strategy) if strategy is not None else model
-    trained.objective = objective
-    _compile(trained, optimizer, learning_rate, jit_compile, strategy)
-    keras_history = keras.Model.fit(trained, train, epochs=epochs, validation_data=valid,
-                                    callbacks=all_callbacks, verbose=verbose)
+    with strategy.scope() if strategy is not None else contextlib.nullcontext():
+        trained = _replicate(model, strategy) if strategy is not None else model
+        trained.objective = objective
+        _compile(trained, optimizer, learning_rate, jit_compile, strategy)
+        keras_history = keras.Model.fit(trained, train, epochs=epochs, validation_data=valid,
+                                        callbacks=all_callbacks, verbose=verbose, shuffle=False)
     if trained is not model:
         model.set_weights(trained.get_weights())
         model.objective = objective
@@ -134,10 +137,9 @@ def _compile(model, optimizer, learning_rate, jit_compile, strategy):
 
 def _replicate(model, strategy):
     """A copy of `model` whose variables live under `strategy`, with the same weights."""
-    with strategy.scope():
-        replica = LatentModel.from_config(model.get_config())
-        replica.build_for_shape(model.data_shape)
-        replica.set_weights(model.get_weights())
+    replica = LatentModel.from_config(model.get_config())
+    replica.build_for_shape(model.data_shape)
+    replica.set_weights(model.get_weights())
     return replica
 
 

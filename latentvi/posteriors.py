@@ -1,13 +1,13 @@
 """Amortized Gaussian posteriors q(z | x)."""
 
 import keras
+import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
 from latentvi._checks import one_of, positive_int
 
 tfd = tfp.distributions
-tfb = tfp.bijectors
 
 __all__ = ["GaussianPosterior"]
 
@@ -44,9 +44,6 @@ class GaussianPosterior(keras.layers.Layer):
         d = self.latent_dim
         n_scale = d if covariance == "diag" else d * (d + 1) // 2
         self.head = keras.layers.Dense(d + n_scale, name="head")
-        self._scale_bijector = (
-            tfb.Chain([tfb.Shift(_MIN_SCALE), tfb.Softplus()]) if covariance == "diag"
-            else tfb.FillScaleTriL(diag_bijector=tfb.Softplus(), diag_shift=_MIN_SCALE))
 
     def encoder_inputs(self, x, mask=None):
         """What the encoder sees: x, or [x * mask, mask] when masked."""
@@ -67,10 +64,9 @@ class GaussianPosterior(keras.layers.Layer):
         """q(z | x): a batch of multivariate normals, event shape [latent_dim]."""
         outputs = self(self.encoder_inputs(x, mask), training=training)
         loc, raw_scale = outputs[..., :self.latent_dim], outputs[..., self.latent_dim:]
-        scale = self._scale_bijector.forward(raw_scale)
         if self.covariance == "diag":
-            return tfd.MultivariateNormalDiag(loc=loc, scale_diag=scale)
-        return tfd.MultivariateNormalTriL(loc=loc, scale_tril=scale)
+            return tfd.MultivariateNormalDiag(loc=loc, scale_diag=_positive(raw_scale))
+        return tfd.MultivariateNormalTriL(loc=loc, scale_tril=_scale_tril(raw_scale))
 
     def get_config(self):
         return {**super().get_config(), "encoder": keras.saving.serialize_keras_object(self.encoder),
@@ -81,6 +77,26 @@ class GaussianPosterior(keras.layers.Layer):
         config = dict(config)
         config["encoder"] = keras.saving.deserialize_keras_object(config["encoder"])
         return cls(**config)
+
+
+def _positive(raw):
+    return tf.math.softplus(raw) + _MIN_SCALE
+
+
+def _scale_tril(raw):
+    """Lower-triangular factor with positive diagonal from d (d + 1) / 2 free values.
+
+    The free values fill the lower triangle row by row (numpy.tril_indices order) and the
+    diagonal goes through softplus. Built from a gather with fixed indices and an elementwise
+    select: tfb.FillScaleTriL's gradient makes dynamically shaped zeros that XLA cannot compile.
+    """
+    n = raw.shape[-1]
+    d = int((np.sqrt(8 * n + 1) - 1) / 2)
+    index = np.full((d, d), n)
+    index[np.tril_indices(d)] = np.arange(n)
+    padded = tf.concat([raw, tf.zeros_like(raw[..., :1])], axis=-1)
+    tril = tf.gather(padded, index, axis=-1)
+    return tf.where(np.eye(d, dtype=bool), _positive(tril), tril)
 
 
 def stop_gradient(q):

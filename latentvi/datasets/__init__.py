@@ -1,3 +1,5 @@
 """Data: loaders for standard data sets and bundled small data. Imports nothing from the model."""
 
-__all__ = []
+from latentvi.datasets.lsat7 import load_lsat7
+from latentvi.datasets.mnist import load_mnist
+__all__ = ["load_mnist", "load_lsat7"]

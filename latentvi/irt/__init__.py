@@ -1,0 +1,20 @@
+"""Item factor analysis (multidimensional IRT) on pandas response matrices, mirt-style.
+
+    >>> from latentvi import irt
+    >>> m = irt.ItemFactorModel(n_factors=1, item_type='binary').fit(df)
+    >>> m.items_, m.score(df), m.log_likelihood(df)
+"""
+
+from latentvi.irt.information import item_information, test_information
+from latentvi.irt.likelihood import ItemResponse, ItemSlopes
+from latentvi.irt.model import ItemFactorModel
+from latentvi.irt.responses import Responses, apply_category_map, encode_responses
+from latentvi.irt.rotation import rotate
+from latentvi.irt.simulate import simulate
+
+__all__ = [
+    "ItemFactorModel", "simulate", "rotate",
+    "ItemResponse", "ItemSlopes",
+    "encode_responses", "apply_category_map", "Responses",
+    "item_information", "test_information",
+]

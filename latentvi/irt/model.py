@@ -1,0 +1,198 @@
+"""ItemFactorModel: item factor analysis of a persons x items DataFrame, mirt-style.
+
+The model is a `LatentModel` like any other in the package: a normal prior over D factors, the
+item response likelihood (2PL / graded, `latentvi.irt.likelihood`) and an amortized Gaussian
+q(z | x) whose encoder sees each person's answers and observation mask. `fit` maximizes the
+importance-weighted bound with `iw_samples` samples per person; as that number grows the bound
+approaches the marginal likelihood, so the item parameters approach marginal maximum likelihood.
+
+Exploratory models are fitted unrotated with z ~ N(0, I), then rotated (`latentvi.irt.rotation`);
+confirmatory models (`pattern`) fix slopes at 0 and learn the factor correlations.
+"""
+
+import numpy as np
+import pandas as pd
+
+from latentvi._checks import one_of, positive_int
+from latentvi.irt import scoring, training
+from latentvi.irt.information import item_information, test_information
+from latentvi.irt.parameters import item_table, n_parameters, orient
+from latentvi.irt.responses import apply_category_map, encode_responses, item_types
+
+__all__ = ["ItemFactorModel"]
+
+ROTATIONS = ("oblimin", "geomin", "varimax", None)
+
+
+class ItemFactorModel:
+    """Item factor analysis (multidimensional 2PL and graded response models) by amortized VI.
+
+    Args:
+      n_factors: number of latent traits D.
+      item_type: 'binary' (2PL), 'graded' (ordered categories) or {column: type}.
+      pattern: None for an exploratory model, or a DataFrame items x factors of 0/1 whose zeros
+        fix slopes at 0 (confirmatory); its columns name the factors.
+      correlated_factors: confirmatory models learn the factor correlations (else identity).
+      rotation: rotation of an exploratory model with D > 1: 'oblimin', 'geomin' (oblique),
+        'varimax' (orthogonal) or None (unrotated).
+      iw_samples: importance samples per person in the fitted bound (1 is the ELBO).
+      equal_slopes: one slope per factor shared by all items (Rasch-like).
+      seed: integer seed for initialization, batching and Monte Carlo draws.
+
+    Attributes (after `fit`):
+      items_: DataFrame indexed by item: a1..aD, then d (binary items) and/or d1..d{K-1}.
+      factor_corr_: DataFrame D x D of factor correlations.
+      category_map_: {item: {observed value: code 0..K-1}}.
+      history_: DataFrame of the fit, one row per epoch (bound in nats per person).
+      model_: the fitted `latentvi.LatentModel` (unrotated factors z).
+      transform_: D x D matrix M with reported factors theta = z M.
+
+    Examples:
+      >>> from latentvi import irt, datasets
+      >>> m = irt.ItemFactorModel(n_factors=1).fit(datasets.load_lsat7())
+      >>> m.items_.round(2)  # a1, d per item, as mirt's coef(fit, simplify=TRUE)
+    """
+
+    def __init__(self, n_factors=1, item_type="binary", pattern=None, correlated_factors=True,
+                 rotation="oblimin", iw_samples=5, seed=None, equal_slopes=False):
+        self.n_factors = n_factors
+        self.item_type = item_type
+        self.pattern = pattern
+        self.correlated_factors = correlated_factors
+        self.rotation = rotation
+        self.iw_samples = iw_samples
+        self.seed = seed
+        self.equal_slopes = equal_slopes
+
+    # -- fitting ----------------------------------------------------------------------------
+    def fit(self, data, epochs=None, batch_size=None, verbose=1):
+        """Fits the model to a persons x items DataFrame; returns self.
+
+        Persons who answered no item carry no information and are dropped with a warning.
+
+        Args:
+          data: DataFrame, rows = persons, columns = items (see `latentvi.irt.responses`).
+          epochs: passes over the data (None: chosen from the number of persons).
+          batch_size: persons per step (None: chosen from the number of persons).
+          verbose: 0 silent, 1 progress bar, 2 one line per epoch.
+        """
+        self._check_settings()
+        responses = encode_responses(data, self.item_type)
+        self.item_types_ = dict(zip(responses.items, item_types(self.item_type,
+                                                                 responses.items)))
+        pattern = self._pattern_array(responses.items)
+        settings = training.schedule(len(responses.codes), epochs, batch_size)
+        self.model_ = training.build_model(
+            responses.n_categories, positive_int(self.n_factors, "n_factors"), pattern,
+            self.equal_slopes, self._learns_correlations(pattern), self.seed)
+        result = training.run(self.model_, responses, settings, self.iw_samples, self.seed,
+                              verbose)
+        self.history_ = result.history
+        self.category_map_ = responses.category_map
+        self.n_persons_ = len(responses.codes)
+        self._summarize(responses, pattern)
+        return self
+
+    def _check_settings(self):
+        positive_int(self.n_factors, "n_factors")
+        positive_int(self.iw_samples, "iw_samples")
+        one_of(self.rotation, ROTATIONS, "rotation")
+        if self.equal_slopes and self.pattern is None and self.n_factors > 1:
+            raise ValueError("equal_slopes with n_factors > 1 needs a confirmatory pattern "
+                             "(otherwise the factors are not identified)")
+
+    def _learns_correlations(self, pattern):
+        return pattern is not None and bool(self.correlated_factors) and self.n_factors > 1
+
+    def _pattern_array(self, items):
+        if self.pattern is None:
+            self.factor_names_ = [f"F{d + 1}" for d in range(self.n_factors)]
+            return None
+        pattern = self.pattern
+        if not isinstance(pattern, pd.DataFrame):
+            raise TypeError(f"pattern must be a DataFrame items x factors of 0/1; "
+                            f"got {type(pattern).__name__}")
+        if pattern.shape[1] != self.n_factors:
+            raise ValueError(f"pattern has {pattern.shape[1]} columns but n_factors is "
+                             f"{self.n_factors}")
+        missing = [item for item in items if item not in pattern.index]
+        if missing:
+            raise ValueError(f"pattern has no row for items {missing}")
+        values = pattern.loc[items].to_numpy()
+        if not np.isin(values, (0, 1)).all():
+            raise ValueError("pattern must hold only 0 (slope fixed at 0) and 1 (free slope)")
+        empty = [item for item, row in zip(items, values) if not row.any()]
+        if empty:
+            raise ValueError(f"pattern gives items {empty} no factor; every item needs one")
+        self.factor_names_ = [str(column) for column in pattern.columns]
+        return values.astype(np.float32)
+
+    def _summarize(self, responses, pattern):
+        slopes = self.model_.likelihood.decoder.slopes.numpy()
+        correlation = (self.model_.prior.correlation.numpy()
+                       if self._learns_correlations(pattern) else np.eye(self.n_factors))
+        method = self.rotation if pattern is None and self.n_factors > 1 else None
+        self.transform_, slopes, correlation, self.rotation_converged_ = orient(
+            slopes, correlation, method, self.seed)
+        intercepts = self.model_.likelihood.intercepts.numpy()
+        self.items_ = item_table(responses.items, slopes, intercepts, responses.n_categories,
+                                 [self.item_types_[item] for item in responses.items])
+        names = self.factor_names_
+        self.factor_corr_ = pd.DataFrame(correlation, index=names, columns=names)
+        self.n_parameters_ = n_parameters(responses.n_categories, pattern, self.n_factors,
+                                          self.equal_slopes, self._learns_correlations(pattern))
+
+    # -- results ----------------------------------------------------------------------------
+    def score(self, data, method="eap", num_samples=1000):
+        """Person scores: EAP and posterior SD of each factor, by importance sampling from q.
+
+        Returns:
+          DataFrame indexed like `data`: F1..FD (or the pattern's factor names), se_F1..se_FD.
+          Persons with no answers get the prior: mean 0, SD 1.
+        """
+        one_of(method, ("eap",), "method")
+        responses = self._encode(data)
+        loc, scale = scoring.eap(self.model_, responses.codes, responses.mask, self.transform_,
+                                 num_samples=positive_int(num_samples, "num_samples"),
+                                 seed=self.seed)
+        names = self.factor_names_
+        return pd.DataFrame(np.hstack([loc, scale]), index=responses.index,
+                            columns=names + [f"se_{name}" for name in names])
+
+    def log_likelihood(self, data, num_samples=5000):
+        """Importance-sampled marginal log-likelihood sum_i log p(x_i) (float, nats)."""
+        responses = self._encode(data)
+        return float(np.sum(scoring.log_likelihood(
+            self.model_, responses.codes, responses.mask,
+            num_samples=positive_int(num_samples, "num_samples"), seed=self.seed)))
+
+    def information_criteria(self, data, num_samples=5000):
+        """Series: loglik, n_params, AIC = -2 loglik + 2 p, BIC = -2 loglik + p log(n)."""
+        loglik = self.log_likelihood(data, num_samples=num_samples)
+        n_params, n_persons = self.n_parameters_, len(self._encode(data).codes)
+        return pd.Series({"loglik": loglik, "n_params": n_params,
+                          "AIC": -2 * loglik + 2 * n_params,
+                          "BIC": -2 * loglik + n_params * np.log(n_persons)})
+
+    def item_information(self, theta, direction=None):
+        """Fisher information of each item at theta (see `latentvi.irt.information`)."""
+        self._check_fitted()
+        return item_information(self.items_, theta, direction, self.factor_names_)
+
+    def test_information(self, theta, direction=None):
+        """Sum of the item informations at theta: a Series indexed like the theta rows."""
+        self._check_fitted()
+        return test_information(self.items_, theta, direction, self.factor_names_)
+
+    def _encode(self, data):
+        self._check_fitted()
+        return apply_category_map(data, self.category_map_)
+
+    def _check_fitted(self):
+        if not hasattr(self, "items_"):
+            raise RuntimeError("this ItemFactorModel is not fitted yet; call fit(data) first")
+
+    def __repr__(self):
+        kind = "exploratory" if self.pattern is None else "confirmatory"
+        return (f"ItemFactorModel(n_factors={self.n_factors}, item_type={self.item_type!r}, "
+                f"{kind}, rotation={self.rotation!r}, iw_samples={self.iw_samples})")

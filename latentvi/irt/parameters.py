@@ -1,0 +1,95 @@
+"""From fitted weights to mirt's tables: oriented (rotated) slopes, intercepts, parameter counts.
+
+Slopes and loadings. With the logistic-to-normal constant D = 1.702, an item's standardized
+factor loadings are F_j = (a_j / D) / sqrt(1 + |a_j / D|^2), mirt's conversion. An exploratory
+model is rotated as mirt does: the loadings F are rotated (Kaiser-normalized, as GPArotation
+with normalize=TRUE) to find the rotation matrix T, and the slopes follow the same T:
+
+    oblique:     a_rot = a inv(T)^T,  Phi = T^T T
+    orthogonal:  a_rot = a T,         Phi = I
+
+Because F_j is a_j times a positive number and Kaiser normalization rescales every row to unit
+length, T is the same whether F or a is rotated; the likelihood is unchanged by construction:
+a_rot . theta = a . z for the reported factors theta = z M with M = T.
+"""
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["LOGISTIC_SCALE", "standardized_loadings", "orient", "item_table", "n_parameters"]
+
+LOGISTIC_SCALE = 1.702
+
+
+def standardized_loadings(slopes):
+    """F [J, D] from slopes a [J, D] (orthogonal factors of unit variance)."""
+    scaled = np.asarray(slopes, float) / LOGISTIC_SCALE
+    return scaled / np.sqrt(1.0 + np.sum(scaled**2, axis=1, keepdims=True))
+
+
+def orient(slopes, correlation, method=None, seed=None):
+    """Rotates (method given) or sign-flips the factors so each slope column sums positive.
+
+    Args:
+      slopes: unrotated slopes a [J, D], factors z with correlation `correlation`.
+      correlation: [D, D] correlation of z.
+      method: None, or 'oblimin' / 'geomin' / 'varimax' (z must then be N(0, I)).
+      seed: seed for geomin's random starts.
+
+    Returns:
+      (M [D, D] with reported factors theta = z M, slopes for theta, correlation of theta,
+       whether the rotation converged).
+    """
+    slopes = np.asarray(slopes, float)
+    if method is None:
+        signs = np.where(slopes.sum(axis=0) < 0, -1.0, 1.0)
+        flip = np.diag(signs)
+        return flip, slopes @ flip, flip @ np.asarray(correlation, float) @ flip, True
+    from latentvi.irt.rotation import rotate
+    rotation = rotate(standardized_loadings(slopes), method=method, normalize=True, seed=seed)
+    transform = np.asarray(rotation.rotation, float)
+    rotated = slopes @ np.linalg.inv(transform).T
+    return transform, rotated, np.asarray(rotation.factor_corr, float), bool(rotation.converged)
+
+
+def item_table(items, slopes, intercepts, n_categories, types):
+    """mirt's coef(fit, simplify=TRUE) table: a1..aD, d for binary items, d1.. for graded ones.
+
+    Args:
+      items: item labels [J].
+      slopes: [J, D].
+      intercepts: [J, Kmax-1], d_j1 > d_j2 > ..., meaningful up to K_j - 1.
+      n_categories: K_j [J].
+      types: 'binary' or 'graded' per item.
+    """
+    slopes = np.asarray(slopes, float)
+    table = pd.DataFrame(slopes, index=pd.Index(items, name="item"),
+                         columns=[f"a{d + 1}" for d in range(slopes.shape[1])])
+    binary = np.array([kind == "binary" for kind in types])
+    if binary.any():
+        table["d"] = np.where(binary, intercepts[:, 0], np.nan)
+    if not binary.all():
+        for k in range(1, int(max(n_categories))):
+            has = (~binary) & (np.asarray(n_categories) > k)
+            table[f"d{k}"] = np.where(has, intercepts[:, k - 1], np.nan)
+    return table
+
+
+def n_parameters(n_categories, pattern, n_factors, equal_slopes, correlated):
+    """Free parameters as mirt counts them (for AIC / BIC).
+
+    Slopes (pattern ones, or J*D, or D shared slopes) + intercepts sum(K_j - 1); an exploratory
+    model loses D(D-1)/2 to rotational indeterminacy; learned correlations add D(D-1)/2.
+    """
+    n_items = len(n_categories)
+    pairs = n_factors * (n_factors - 1) // 2
+    if equal_slopes:
+        slopes = n_factors
+    else:
+        slopes = int(np.sum(pattern)) if pattern is not None else n_items * n_factors
+    count = slopes + int(np.sum(np.asarray(n_categories) - 1))
+    if pattern is None and not equal_slopes:
+        count -= pairs
+    if correlated:
+        count += pairs
+    return int(count)

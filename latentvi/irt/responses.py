@@ -1,0 +1,207 @@
+"""Response matrices: validate a persons x items DataFrame and code each item's answers 0..K-1.
+
+Every item's observed values are sorted (or taken in the order of an ordered categorical) and
+coded 0..K-1; the map is kept so that new data are coded the same way and results can be read
+in the user's own values. Missing answers (NaN, None, pd.NA) become a mask, never an imputation.
+"""
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["Responses", "encode_responses", "apply_category_map", "item_types"]
+
+ITEM_TYPES = ("binary", "graded")
+
+
+@dataclass
+class Responses:
+    """A coded response matrix.
+
+    Attributes:
+      codes: float32 [n, J], category codes 0..K_j-1, 0 where missing.
+      mask: bool [n, J], True where an answer was observed.
+      index: the persons' labels (rows kept).
+      items: the items' labels (columns).
+      n_categories: int [J], K_j for each item.
+      category_map: {item: {observed value: code}}.
+    """
+    codes: np.ndarray
+    mask: np.ndarray
+    index: pd.Index
+    items: list
+    n_categories: np.ndarray
+    category_map: dict
+
+
+def item_types(item_type, items):
+    """One of 'binary' / 'graded' per item, from a single type or a {column: type} dict."""
+    if isinstance(item_type, str):
+        _check_type(item_type, "item_type")
+        return [item_type] * len(items)
+    if not isinstance(item_type, dict):
+        raise TypeError(f"item_type must be 'binary', 'graded' or a dict {{column: type}}; "
+                        f"got {type(item_type).__name__}")
+    unknown = [key for key in item_type if key not in set(items)]
+    if unknown:
+        raise ValueError(f"item_type names columns not in the data: {unknown}")
+    missing = [item for item in items if item not in item_type]
+    if missing:
+        raise ValueError(f"item_type dict must give a type for every column; missing {missing}")
+    return [_check_type(item_type[item], f"item_type[{item!r}]") for item in items]
+
+
+def _check_type(value, name):
+    if value not in ITEM_TYPES:
+        raise ValueError(f"{name} must be 'binary' or 'graded'; got {value!r}")
+    return value
+
+
+def encode_responses(frame, item_type="binary", drop_empty=True):
+    """Validates `frame` and codes every item 0..K-1.
+
+    Args:
+      frame: DataFrame, rows = persons, columns = items; numbers (ints, floats with NaN,
+        nullable integers, booleans) or ordered categoricals.
+      item_type: 'binary' (exactly 2 categories), 'graded' (2 or more) or {column: type}.
+      drop_empty: drop persons who answered no item, with a warning (else raise).
+
+    Returns:
+      A `Responses`.
+
+    Raises:
+      TypeError: not a DataFrame, or a column with non-numeric values (names column and row).
+      ValueError: empty frame, duplicated index or columns, an item with fewer than 2 observed
+        categories or more than its type allows, persons with no answers (drop_empty=False).
+    """
+    values = _numeric_columns(_check_frame(frame))
+    types = item_types(item_type, list(frame.columns))
+    category_map = {}
+    for item, column_type in zip(frame.columns, types):
+        category_map[item] = _categories(item, values[item], column_type)
+    responses = apply_category_map(frame, category_map, values=values)
+    empty = ~responses.mask.any(axis=1)
+    if empty.any():
+        labels = list(responses.index[empty][:5])
+        if not drop_empty:
+            raise ValueError(f"{int(empty.sum())} persons answered no item (first: {labels})")
+        warnings.warn(f"dropping {int(empty.sum())} persons who answered no item "
+                      f"(first: {labels}); they carry no information about the items",
+                      UserWarning, stacklevel=3)
+        responses = _keep_rows(responses, ~empty)
+    return responses
+
+
+def apply_category_map(frame, category_map, values=None):
+    """Codes `frame` with an existing map (from a fit); raises on unseen values or columns."""
+    frame = _check_frame(frame)
+    items = list(category_map)
+    missing = [item for item in items if item not in frame.columns]
+    if missing:
+        raise ValueError(f"data lack the items the model was fitted on: {missing}")
+    extra = [column for column in frame.columns if column not in category_map]
+    if extra:
+        raise ValueError(f"data have columns the model was not fitted on: {extra}")
+    values = _numeric_columns(frame[items]) if values is None else values
+    codes = np.zeros((len(frame), len(items)), np.float32)
+    mask = np.zeros((len(frame), len(items)), bool)
+    for j, item in enumerate(items):
+        codes[:, j], mask[:, j] = _code_column(item, values[item], category_map[item], frame.index)
+    n_categories = np.array([len(category_map[item]) for item in items])
+    return Responses(codes, mask, frame.index, items, n_categories, dict(category_map))
+
+
+def _check_frame(frame):
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"responses must be a pandas DataFrame (rows = persons, columns = items); "
+                        f"got {type(frame).__name__}")
+    if frame.shape[0] == 0 or frame.shape[1] == 0:
+        raise ValueError(f"responses are empty: the DataFrame has shape {frame.shape}")
+    if frame.index.has_duplicates:
+        raise ValueError(f"responses have a duplicated index (rows must identify persons): "
+                         f"{list(frame.index[frame.index.duplicated()].unique()[:5])}")
+    if frame.columns.has_duplicates:
+        raise ValueError(f"responses have duplicated columns: "
+                         f"{list(frame.columns[frame.columns.duplicated()].unique())}")
+    return frame
+
+
+def _numeric_columns(frame):
+    """{column: (float64 values with NaN for missing, ordered categories or None)}."""
+    return {column: _numeric(column, frame[column]) for column in frame.columns}
+
+
+def _numeric(column, series):
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        if not series.dtype.ordered:
+            raise TypeError(f"column {column!r} is an unordered categorical; item categories must "
+                            f"be ordered (use pd.Categorical(..., ordered=True)) or numeric")
+        codes = series.cat.codes.to_numpy().astype(float)
+        return np.where(codes < 0, np.nan, codes), list(series.dtype.categories)
+    if pd.api.types.is_bool_dtype(series.dtype) or pd.api.types.is_numeric_dtype(series.dtype):
+        numbers = series.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    else:
+        converted = pd.to_numeric(series, errors="coerce")
+        bad = converted.isna() & series.notna()
+        if bad.any():
+            row = series.index[bad.to_numpy().argmax()]
+            raise TypeError(f"column {column!r} has a non-numeric value {series[row]!r} "
+                            f"(first at row {row!r}); item answers must be numbers")
+        numbers = converted.to_numpy(dtype=float, na_value=np.nan)
+    if np.isinf(numbers).any():
+        row = series.index[np.isinf(numbers).argmax()]
+        raise ValueError(f"column {column!r} has an infinite value (first at row {row!r})")
+    return numbers, None
+
+
+def _categories(item, column_values, column_type):
+    numbers, ordered = column_values
+    observed = np.unique(numbers[~np.isnan(numbers)])
+    labels = [ordered[int(code)] for code in observed] if ordered is not None else [
+        _plain(value) for value in observed]
+    if len(labels) < 2:
+        raise ValueError(f"item {item!r} has {len(labels)} observed categories {labels}; "
+                         f"an item needs at least 2 (drop it)")
+    if column_type == "binary" and len(labels) > 2:
+        raise ValueError(f"item {item!r} has {len(labels)} observed categories {labels} but "
+                         f"item_type 'binary' allows 2; use item_type='graded' for this item")
+    return {label: code for code, label in enumerate(labels)}
+
+
+def _plain(value):
+    """A float that is a whole number becomes an int, so the map reads {0: 0, 1: 1}."""
+    return int(value) if float(value).is_integer() else float(value)
+
+
+def _code_column(item, column_values, categories, index):
+    numbers, ordered = column_values
+    observed = ~np.isnan(numbers)
+    if ordered is not None:
+        # numbers are positions in the ordered categories; look each up in the fitted map.
+        lookup = np.array([categories.get(label, -1) for label in ordered], float)
+        codes = np.where(observed, lookup[np.where(observed, numbers, 0).astype(int)], 0)
+    else:
+        try:
+            keys = np.array([float(value) for value in categories])
+        except (TypeError, ValueError):
+            raise TypeError(f"item {item!r} was fitted as an ordered categorical with categories "
+                            f"{list(categories)}; pass it as such again") from None
+        position = np.clip(np.searchsorted(keys, np.where(observed, numbers, keys[0])),
+                           0, len(keys) - 1)
+        known = keys[position] == numbers
+        codes = np.where(observed & known, np.array(list(categories.values()))[position], -1)
+        codes = np.where(observed, codes, 0)
+    unseen = observed & (codes < 0)
+    if unseen.any():
+        row = int(unseen.argmax())
+        value = ordered[int(numbers[row])] if ordered is not None else _plain(numbers[row])
+        raise ValueError(f"item {item!r} has value {value!r} at row {index[row]!r}, which "
+                         f"was not among its categories {list(categories)} at fit time")
+    return codes.astype(np.float32), observed
+
+
+def _keep_rows(responses, keep):
+    return Responses(responses.codes[keep], responses.mask[keep], responses.index[keep],
+                     responses.items, responses.n_categories, responses.category_map)

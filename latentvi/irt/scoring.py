@@ -1,0 +1,81 @@
+"""Person scores and log-likelihoods by importance sampling from the amortized posterior q(z | x).
+
+EAP (expected a posteriori) scores and posterior SDs are self-normalized importance-sampling
+estimates: with z_s ~ q(z | x) and weights w_s proportional to p(z_s) p(x | z_s) / q(z_s | x),
+
+    E[theta | x] ~ sum_s w_s theta_s,   Var[theta | x] ~ sum_s w_s (theta_s - E[theta | x])^2,
+
+where theta = z M are the reported (rotated, sign-oriented) factors. The same weights, left
+unnormalized, give the marginal log-likelihood log p(x) (`latentvi.log_marginal_likelihood`).
+For scores, persons with identical answers (and identical missing cells) share one computation,
+so a data set of few distinct patterns (LSAT7: 32 patterns for 1,000 persons) costs what its
+patterns do.
+A person with no answers has the prior as posterior: EAP 0, SD 1, log p(x) = 0.
+
+References:
+  [1] Bock & Mislevy (1982). Adaptive EAP estimation of ability in a microcomputer environment.
+  [2] Burda, Grosse & Salakhutdinov (2016). Importance Weighted Autoencoders. ICLR.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from latentvi.evaluation import log_marginal_likelihood
+
+__all__ = ["eap", "log_likelihood", "unique_patterns"]
+
+# Samples x persons x items x categories held at once (~64 MB of float32).
+_CHUNK_CELLS = 2**24
+
+
+def unique_patterns(codes, mask):
+    """(distinct codes, their masks, index of each person's pattern)."""
+    keys = np.concatenate([np.where(mask, codes, -1.0), mask], axis=1)
+    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    return codes[first], mask[first], inverse.reshape(-1)
+
+
+def eap(model, codes, mask, transform, num_samples=1000, seed=None):
+    """EAP scores and posterior SDs of theta = z M, [n, D] each (NumPy)."""
+    patterns, pattern_mask, inverse = unique_patterns(codes, mask)
+    transform = tf.constant(transform, tf.float32)
+    cells = num_samples * codes.shape[1] * max(model.likelihood.max_categories, 2)
+    rows = max(1, _CHUNK_CELLS // cells)
+    seed = 0 if seed is None else int(seed)
+    moments = _moments_function(model, num_samples)
+    locs, scales = [], []
+    for start in range(0, len(patterns), rows):
+        loc, scale = moments(patterns[start:start + rows], pattern_mask[start:start + rows],
+                             transform, tf.constant([seed, start], tf.int32))
+        locs.append(loc.numpy())
+        scales.append(scale.numpy())
+    loc, scale = np.concatenate(locs)[inverse], np.concatenate(scales)[inverse]
+    empty = ~mask.any(axis=1)
+    loc[empty], scale[empty] = 0.0, 1.0
+    return loc, scale
+
+
+def _moments_function(model, num_samples):
+    @tf.function(reduce_retracing=True)
+    def moments(x, observed, transform, seed):
+        q = model.encode(x, mask=observed)
+        z = q.sample(num_samples, seed=seed)
+        log_w = (model.prior.distribution().log_prob(z)
+                 + model.decode(z, mask=observed).log_prob(x) - q.log_prob(z))
+        weights = tf.nn.softmax(log_w, axis=0)[..., tf.newaxis]
+        theta = tf.linalg.matmul(z, transform)
+        loc = tf.reduce_sum(weights * theta, axis=0)
+        variance = tf.reduce_sum(weights * tf.square(theta - loc), axis=0)
+        return loc, tf.sqrt(variance)
+    return moments
+
+
+def log_likelihood(model, codes, mask, num_samples=5000, seed=None):
+    """log p(x_i) for every person [n] (float64), estimated with `num_samples` samples each.
+
+    Unlike `eap`, persons are not pooled by pattern: the total log-likelihood sums n independent
+    estimates, so its Monte Carlo error grows like sqrt(n), not like a pattern's count.
+    """
+    values = log_marginal_likelihood(model, codes, num_samples=num_samples, mask=mask, seed=seed)
+    values[~mask.any(axis=1)] = 0.0
+    return values

@@ -1,0 +1,126 @@
+"""Simulated response matrices with known item parameters, factor correlations and traits.
+
+Items follow a simple structure: the J items are split into D consecutive blocks of (nearly)
+equal size and block d loads on factor d only. Slopes are uniform on [0.8, 2.0]; a binary item's
+intercept is uniform on [-1.5, 1.5]; a graded item with K categories has intercepts
+d_jk = b_j + s_k with b_j uniform on [-0.5, 0.5] and s evenly spaced from 2 down to -2 (jittered
+by at most +-0.2 and kept decreasing). Traits are N(0, R) with R the factor correlations.
+Answers are drawn from the model: x_j = #{k : u_j < P(x_j >= k | theta)}, u_j uniform.
+"""
+
+import numbers
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit
+
+from latentvi._checks import one_of, positive_int
+from latentvi.irt.parameters import item_table
+
+__all__ = ["simulate"]
+
+
+def simulate(n_persons, n_items, n_factors, item_type="binary", n_categories=2,
+             factor_corr=0.0, missing_rate=0.0, seed=None):
+    """Draws a persons x items response DataFrame from a simple-structure item factor model.
+
+    Args:
+      n_persons, n_items, n_factors: sizes (n_items >= n_factors).
+      item_type: 'binary' (2PL) or 'graded'.
+      n_categories: categories per item (2 for binary; >= 2 for graded).
+      factor_corr: one correlation for every pair of factors, or a D x D correlation matrix.
+      missing_rate: probability that an answer is missing (completely at random).
+      seed: integer seed.
+
+    Returns:
+      (responses, truth): responses is a DataFrame with columns item1..itemJ (integers, or
+      floats with NaN when answers are missing); truth is a dict with 'items' (a1..aD and d or
+      d1..d{K-1}, as `ItemFactorModel.items_`), 'factor_corr' (DataFrame), 'theta' (DataFrame
+      F1..FD indexed like the responses) and 'pattern' (items x factors 0/1 DataFrame, usable
+      as `ItemFactorModel(pattern=...)`).
+
+    Examples:
+      >>> data, truth = simulate(2000, 12, 2, factor_corr=0.3, seed=1)
+      >>> truth['items'].columns.tolist()
+      ['a1', 'a2', 'd']
+    """
+    n_persons = positive_int(n_persons, "n_persons")
+    n_items = positive_int(n_items, "n_items")
+    n_factors = positive_int(n_factors, "n_factors")
+    one_of(item_type, ("binary", "graded"), "item_type")
+    n_categories = _categories(item_type, n_categories)
+    if n_items < n_factors:
+        raise ValueError(f"n_items ({n_items}) must be at least n_factors ({n_factors})")
+    if not 0.0 <= missing_rate < 1.0:
+        raise ValueError(f"missing_rate must be in [0, 1); got {missing_rate}")
+    rng = np.random.default_rng(seed)
+    correlation = _correlation(factor_corr, n_factors)
+    pattern = _simple_structure(n_items, n_factors)
+    slopes = pattern * rng.uniform(0.8, 2.0, size=pattern.shape)
+    intercepts = _intercepts(rng, n_items, item_type, n_categories)
+    theta = rng.multivariate_normal(np.zeros(n_factors), correlation, size=n_persons)
+    answers = _draw(rng, theta @ slopes.T, intercepts)
+    items = [f"item{j + 1}" for j in range(n_items)]
+    factors = [f"F{d + 1}" for d in range(n_factors)]
+    responses = _frame(rng, answers, items, missing_rate)
+    truth = {
+        "items": item_table(items, slopes, intercepts, [n_categories] * n_items,
+                            [item_type] * n_items),
+        "factor_corr": pd.DataFrame(correlation, index=factors, columns=factors),
+        "theta": pd.DataFrame(theta, index=responses.index, columns=factors),
+        "pattern": pd.DataFrame(pattern.astype(int), index=items, columns=factors),
+    }
+    return responses, truth
+
+
+def _categories(item_type, n_categories):
+    n_categories = positive_int(n_categories, "n_categories")
+    if item_type == "binary" and n_categories != 2:
+        raise ValueError(f"binary items have 2 categories; got n_categories={n_categories} "
+                         f"(use item_type='graded')")
+    if n_categories < 2:
+        raise ValueError(f"n_categories must be at least 2; got {n_categories}")
+    return n_categories
+
+
+def _correlation(factor_corr, n_factors):
+    if isinstance(factor_corr, numbers.Real):
+        if not -1.0 / max(n_factors - 1, 1) < factor_corr < 1.0:
+            raise ValueError(f"factor_corr {factor_corr} does not give a valid correlation "
+                             f"matrix for {n_factors} factors")
+        return np.full((n_factors, n_factors), float(factor_corr)) + (1 - factor_corr) * np.eye(
+            n_factors)
+    matrix = np.asarray(factor_corr, float)
+    if matrix.shape != (n_factors, n_factors) or not np.allclose(np.diag(matrix), 1.0) \
+            or np.any(np.linalg.eigvalsh(matrix) <= 0):
+        raise ValueError(f"factor_corr must be a number or a positive-definite "
+                         f"{n_factors} x {n_factors} correlation matrix")
+    return matrix
+
+
+def _simple_structure(n_items, n_factors):
+    block = np.arange(n_items) * n_factors // n_items
+    return (block[:, np.newaxis] == np.arange(n_factors)[np.newaxis, :]).astype(float)
+
+
+def _intercepts(rng, n_items, item_type, n_categories):
+    if item_type == "binary":
+        return rng.uniform(-1.5, 1.5, size=(n_items, 1))
+    steps = np.linspace(2.0, -2.0, n_categories - 1)
+    jitter = rng.uniform(-0.2, 0.2, size=(n_items, n_categories - 1))
+    spacing = np.sort(steps + jitter, axis=1)[:, ::-1]
+    return rng.uniform(-0.5, 0.5, size=(n_items, 1)) + spacing
+
+
+def _draw(rng, eta, intercepts):
+    cumulative = expit(eta[:, :, np.newaxis] + intercepts[np.newaxis, :, :])
+    uniform = rng.uniform(size=eta.shape)[:, :, np.newaxis]
+    return np.sum(uniform < cumulative, axis=-1)
+
+
+def _frame(rng, answers, items, missing_rate):
+    index = pd.RangeIndex(len(answers), name="person")
+    if missing_rate == 0:
+        return pd.DataFrame(answers, index=index, columns=items)
+    values = np.where(rng.uniform(size=answers.shape) < missing_rate, np.nan, answers)
+    return pd.DataFrame(values, index=index, columns=items)
