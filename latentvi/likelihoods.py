@@ -35,7 +35,6 @@ class _Likelihood(keras.layers.Layer):
 
     def parameters_for(self, z, training=False):
         """Decoder output for z of any leading shape [..., latent_dim]."""
-        z = tf.convert_to_tensor(z, tf.float32)
         leading = tf.shape(z)[:-1]
         flat = self.decoder(tf.reshape(z, [-1, z.shape[-1]]), training=training)
         params = tf.reshape(flat, tf.concat([leading, tf.shape(flat)[1:]], axis=0))
@@ -52,6 +51,7 @@ class _Likelihood(keras.layers.Layer):
 
     def distribution(self, z, mask=None, training=False):
         """p(x | z) with one data row as its event; `mask` marks observed cells (True)."""
+        z = tf.convert_to_tensor(z, tf.float32)
         params = self.parameters_for(z, training=training)
         row_ndims = params.shape.rank - (z.shape.rank - 1) - self._parameter_ndims
         cells = self.elementwise(params)

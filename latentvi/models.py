@@ -19,7 +19,7 @@ from latentvi.networks import conv_decoder, conv_encoder, mlp
 from latentvi.posteriors import GaussianPosterior
 from latentvi.priors import StandardNormal
 
-__all__ = ["mlp_vae", "conv_vae"]
+__all__ = ["conv_vae", "mlp_vae"]
 
 
 def mlp_vae(input_shape=(28, 28), latent_dim=2, hidden=(512,), activation="relu"):

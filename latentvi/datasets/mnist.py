@@ -24,7 +24,7 @@ import numpy as np
 from latentvi._checks import one_of
 from latentvi.datasets.idx import read_idx
 
-__all__ = ["load_mnist", "class_names", "dynamic_binarization", "FASHION_CLASSES"]
+__all__ = ["FASHION_CLASSES", "class_names", "dynamic_binarization", "load_mnist"]
 
 FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                    "Sneaker", "Bag", "Ankle boot")

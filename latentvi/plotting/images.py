@@ -11,8 +11,13 @@ from statistics import NormalDist
 import numpy as np
 from matplotlib.figure import Figure
 
-__all__ = ["latent_scatter", "latent_grid", "reconstructions", "prior_samples",
-           "training_curves"]
+__all__ = [
+    "latent_grid",
+    "latent_scatter",
+    "prior_samples",
+    "reconstructions",
+    "training_curves",
+]
 
 
 def latent_scatter(model, x, labels=None, class_names=None, dims=(0, 1), ax=None,
