@@ -8,15 +8,15 @@ from latentvi._quiet import import_tensorflow as _import_tensorflow
 
 _import_tensorflow()
 
-from latentvi import networks  # noqa: E402
-from latentvi.evaluation import evaluate, log_marginal_likelihood  # noqa: E402
-from latentvi.fitting import FitResult, fit  # noqa: E402
-from latentvi.likelihoods import Bernoulli, Categorical, OrderedLogistic  # noqa: E402
-from latentvi.likelihoods import Normal as NormalLikelihood  # noqa: E402
-from latentvi.model import LatentModel, load_model  # noqa: E402
-from latentvi.objectives import ELBO, IWAE, Terms  # noqa: E402
-from latentvi.posteriors import GaussianPosterior  # noqa: E402
-from latentvi.priors import CorrelatedNormal, Normal, StandardNormal  # noqa: E402
+from latentvi import networks
+from latentvi.evaluation import evaluate, log_marginal_likelihood
+from latentvi.fitting import FitResult, fit
+from latentvi.likelihoods import Bernoulli, Categorical, OrderedLogistic
+from latentvi.likelihoods import Normal as NormalLikelihood
+from latentvi.model import LatentModel, load_model
+from latentvi.objectives import ELBO, IWAE, Terms
+from latentvi.posteriors import GaussianPosterior
+from latentvi.priors import CorrelatedNormal, Normal, StandardNormal
 
 __version__ = "0.1.0"
 
@@ -32,8 +32,22 @@ def __getattr__(name):
 
 
 __all__ = [
-    "LatentModel", "load_model", "fit", "FitResult", "evaluate", "log_marginal_likelihood",
-    "StandardNormal", "Normal", "CorrelatedNormal",
-    "Bernoulli", "NormalLikelihood", "Categorical", "OrderedLogistic",
-    "GaussianPosterior", "ELBO", "IWAE", "Terms", "networks",
+    "ELBO",
+    "IWAE",
+    "Bernoulli",
+    "Categorical",
+    "CorrelatedNormal",
+    "FitResult",
+    "GaussianPosterior",
+    "LatentModel",
+    "Normal",
+    "NormalLikelihood",
+    "OrderedLogistic",
+    "StandardNormal",
+    "Terms",
+    "evaluate",
+    "fit",
+    "load_model",
+    "log_marginal_likelihood",
+    "networks",
 ]

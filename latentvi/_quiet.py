@@ -37,7 +37,7 @@ def import_tensorflow():
         return
     with _stderr_silenced():
         import keras  # noqa: F401
-        import tensorflow  # noqa: F401
+        import tensorflow
         import tensorflow_probability  # noqa: F401
         # Probing the devices here moves the "failed call to cuInit" line of CPU-only machines
         # into the silenced window; it does not initialize the runtime (logical devices can

@@ -18,7 +18,7 @@ from latentvi.inputs import make_dataset, prepare
 from latentvi.model import LatentModel, unpack
 from latentvi.objectives import ELBO, IWAE
 
-__all__ = ["log_marginal_likelihood", "evaluate"]
+__all__ = ["evaluate", "log_marginal_likelihood"]
 
 # Cells (rows x samples x row cells) a chunk may hold: ~64 MB of float32 per decoded tensor.
 _CHUNK_CELLS = 2**24

@@ -18,7 +18,7 @@ from latentvi.inputs import make_dataset, prepare
 from latentvi.model import LatentModel
 from latentvi.objectives import ELBO
 
-__all__ = ["fit", "FitResult"]
+__all__ = ["FitResult", "fit"]
 
 
 @dataclass

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-__all__ = ["as_array", "observation_mask", "prepare", "make_dataset"]
+__all__ = ["as_array", "make_dataset", "observation_mask", "prepare"]
 
 
 def as_array(data, name="data"):
@@ -22,7 +22,7 @@ def as_array(data, name="data"):
         raise TypeError(f"{name} is a pandas Series; pass a DataFrame (one column per variable)")
     try:
         array = np.asarray(data)
-    except Exception as error:  # ragged lists and the like
+    except (TypeError, ValueError) as error:  # ragged lists and the like
         raise TypeError(f"{name} could not be read as a numeric array: {error}") from None
     if array.dtype == object or not (np.issubdtype(array.dtype, np.number)
                                      or array.dtype == bool):

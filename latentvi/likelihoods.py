@@ -15,7 +15,7 @@ from latentvi._checks import positive_float, positive_int
 
 tfd = tfp.distributions
 
-__all__ = ["Bernoulli", "Normal", "Categorical", "OrderedLogistic"]
+__all__ = ["Bernoulli", "Categorical", "Normal", "OrderedLogistic"]
 
 
 class _Likelihood(keras.layers.Layer):

@@ -10,7 +10,7 @@ import keras
 
 from latentvi._checks import positive_int
 
-__all__ = ["mlp", "conv_encoder", "conv_decoder"]
+__all__ = ["conv_decoder", "conv_encoder", "mlp"]
 
 
 def _shape(value, name):

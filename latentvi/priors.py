@@ -13,7 +13,7 @@ from latentvi._checks import positive_int
 tfd = tfp.distributions
 tfb = tfp.bijectors
 
-__all__ = ["StandardNormal", "Normal", "CorrelatedNormal"]
+__all__ = ["CorrelatedNormal", "Normal", "StandardNormal"]
 
 
 class _Prior(keras.layers.Layer):

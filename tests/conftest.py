@@ -6,13 +6,13 @@ and q(z | x) = N(M (x - b), S) with S = (I + W^T Psi^-1 W)^-1, M = S W^T Psi^-1 
 
 import pathlib
 
-import latentvi  # noqa: F401  (quiet TensorFlow import first)
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 from scipy import stats
 
+import latentvi  # noqa: F401  (quiet TensorFlow import first)
 import latentvi as lv
 
 # MirroredStrategy tests need two logical CPUs, which can only be set before TF initializes.

@@ -3,11 +3,10 @@
 import keras
 import numpy as np
 import pandas as pd
-import pytest
 import tensorflow as tf
+from conftest import linear_model
 
 import latentvi as lv
-from conftest import linear_model
 
 
 def test_history_table(fitted_fa):

@@ -3,9 +3,9 @@
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import linear_model
 
 import latentvi as lv
-from conftest import linear_model
 
 
 @pytest.fixture(scope="module")

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import linear_model
 from scipy import stats
 
 import latentvi as lv
-from conftest import linear_model
 
 
 def test_log_joint_is_prior_plus_likelihood(factor_analysis):

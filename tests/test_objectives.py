@@ -1,5 +1,7 @@
 """ELBO and IWAE: per-row values, closed-form checks on factor analysis, gradient estimators."""
 
+import itertools
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -25,7 +27,7 @@ def test_iwae_below_exact_and_rising_with_k(factor_analysis, loose_model):
     x = factor_analysis.simulate(2000, seed=20)
     exact = factor_analysis.log_prob(x)
     gaps = [_mean_bound(loose_model, lv.IWAE(k=k), x, seed=k) - exact for k in (1, 5, 50)]
-    for smaller, larger in zip(gaps, gaps[1:]):
+    for smaller, larger in itertools.pairwise(gaps):
         rise = larger - smaller
         assert rise.mean() > 3 * rise.std() / np.sqrt(len(rise))
     assert gaps[-1].mean() < 3 * gaps[-1].std() / np.sqrt(len(x))
