@@ -55,23 +55,26 @@ def test_xla_fit_reaches_the_same_optimum(fa_data, fitted_fa):
     assert abs(result.history["val_bound"].iloc[-1] - single) < 0.05
 
 
-def test_mirrored_strategy_matches_single_device(fa_data, fitted_fa):
-    # Two logical CPUs each take half of every batch; gradients are summed across replicas.
-    # Cross-replica steps are slow on CPU, so this fit takes 400 larger steps at a higher rate;
-    # its held-out bound must still be within 0.05 nats/row of the single-device fit (both on
-    # the FA maximum-likelihood plateau).
+def test_mirrored_strategy_matches_single_device(fa_data):
+    # Two logical CPUs each take half of every batch and gradients are summed across replicas,
+    # so from the same initial weights and data order the fit follows the single-device path;
+    # only the Monte Carlo draws differ. Measured: per-epoch bounds differ by <= 0.05 nats/row
+    # and the held-out IWAE_50 by ~0.01, against bounds that move by 7 nats over the 8 epochs;
+    # tolerances of 0.15 and 0.05 leave room for the draws.
     train, test = fa_data
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     assert strategy.num_replicas_in_sync == 2
-    model = linear_model(train.shape[1], 2)
-    result = lv.fit(model, train, objective=lv.IWAE(k=5), epochs=40, batch_size=500,
-                    learning_rate=0.03, validation_data=test, seed=3, verbose=0,
-                    strategy=strategy)
-    single = fitted_fa[1].history["val_bound"].iloc[-1]
-    assert abs(result.history["val_bound"].iloc[-1] - single) < 0.05
-    # The weights learned under the strategy were copied back into the user's model.
-    held_out = lv.evaluate(model, test, objective=lv.IWAE(k=5), seed=1)["bound"]
-    assert abs(held_out - single) < 0.05
+    histories, held_out = [], []
+    for chosen in (None, strategy):
+        keras.utils.set_random_seed(0)
+        model = linear_model(train.shape[1], 2)
+        result = lv.fit(model, train, objective=lv.IWAE(k=5), epochs=8, batch_size=500,
+                        learning_rate=0.03, seed=3, verbose=0, strategy=chosen)
+        histories.append(result.history["bound"].to_numpy())
+        # The weights learned under the strategy were copied back into the user's model.
+        held_out.append(lv.evaluate(model, test, objective=lv.IWAE(k=50), seed=1)["bound"])
+    np.testing.assert_allclose(histories[1], histories[0], atol=0.15)
+    assert abs(held_out[1] - held_out[0]) < 0.05
 
 
 def test_early_stopping_and_callbacks(fa_data):
