@@ -13,11 +13,10 @@ from latentvi._checks import positive_int
 __all__ = ["conv_decoder", "conv_encoder", "mlp"]
 
 
-def _shape(value, name):
+def shape_tuple(value, name):
+    """A shape as a tuple of positive ints (an int is a 1-D shape)."""
     shape = (value,) if isinstance(value, int) else tuple(value)
-    for size in shape:
-        positive_int(size, name)
-    return shape
+    return tuple(positive_int(size, name) for size in shape)
 
 
 def mlp(hidden=(256,), output_shape=None, activation="relu", output_activation=None, name=None):
@@ -41,14 +40,14 @@ def mlp(hidden=(256,), output_shape=None, activation="relu", output_activation=N
     layers += [keras.layers.Dense(positive_int(units, "hidden"), activation=activation)
                for units in hidden]
     if output_shape is not None:
-        shape = _shape(output_shape, "output_shape")
+        shape = shape_tuple(output_shape, "output_shape")
         layers.append(keras.layers.Dense(math.prod(shape), activation=output_activation))
         layers.append(keras.layers.Reshape(shape))
     return keras.Sequential(layers, name=name)
 
 
 def conv_encoder(input_shape=(28, 28, 1), filters=(32, 64), kernel_size=3, units=16,
-                 batch_norm=True, activation="relu", name=None):
+                 batch_norm=True, activation="relu", batch_norm_momentum=0.99, name=None):
     """Strided Conv2D (+ BatchNorm) blocks, then a Dense feature layer.
 
     Each block halves the image size with stride 2. Rows of shape [H, W] are given a channel axis.
@@ -60,15 +59,16 @@ def conv_encoder(input_shape=(28, 28, 1), filters=(32, 64), kernel_size=3, units
       units: size of the output feature vector.
       batch_norm: whether each block has BatchNormalization.
       activation: activation after each block and the feature layer.
+      batch_norm_momentum: momentum of BatchNorm's running statistics (used at evaluation).
       name: model name.
     """
-    input_shape = _shape(input_shape, "input_shape")
+    input_shape = shape_tuple(input_shape, "input_shape")
     layers = [keras.layers.Reshape(input_shape)]
     for n in filters:
         layers.append(keras.layers.Conv2D(positive_int(n, "filters"), kernel_size, strides=2,
                                           padding="same", use_bias=not batch_norm))
         if batch_norm:
-            layers.append(keras.layers.BatchNormalization())
+            layers.append(keras.layers.BatchNormalization(momentum=batch_norm_momentum))
         layers.append(keras.layers.Activation(activation))
     layers += [keras.layers.Flatten(),
                keras.layers.Dense(positive_int(units, "units"), activation=activation)]
@@ -76,7 +76,7 @@ def conv_encoder(input_shape=(28, 28, 1), filters=(32, 64), kernel_size=3, units
 
 
 def conv_decoder(output_shape=(28, 28, 1), filters=(64, 32), kernel_size=3, batch_norm=True,
-                 activation="relu", squeeze_channels=True, name=None):
+                 activation="relu", squeeze_channels=True, batch_norm_momentum=0.99, name=None):
     """Dense to a small feature map, strided Conv2DTranspose blocks, then a linear output conv.
 
     Each block doubles the image size, so height and width must be divisible by 2**len(filters).
@@ -89,9 +89,10 @@ def conv_decoder(output_shape=(28, 28, 1), filters=(64, 32), kernel_size=3, batc
       batch_norm: whether each block has BatchNormalization.
       activation: activation after each block.
       squeeze_channels: for one channel, output [H, W] rows instead of [H, W, 1].
+      batch_norm_momentum: momentum of BatchNorm's running statistics (used at evaluation).
       name: model name.
     """
-    height, width, channels = _shape(output_shape, "output_shape")
+    height, width, channels = shape_tuple(output_shape, "output_shape")
     factor = 2 ** len(filters)
     if height % factor or width % factor:
         raise ValueError(f"output_shape {output_shape}: height and width must be divisible by "
@@ -105,7 +106,7 @@ def conv_decoder(output_shape=(28, 28, 1), filters=(64, 32), kernel_size=3, batc
                                                    strides=2, padding="same",
                                                    use_bias=not batch_norm))
         if batch_norm:
-            layers.append(keras.layers.BatchNormalization())
+            layers.append(keras.layers.BatchNormalization(momentum=batch_norm_momentum))
         layers.append(keras.layers.Activation(activation))
     layers.append(keras.layers.Conv2DTranspose(channels, kernel_size, padding="same"))
     if squeeze_channels and channels == 1:

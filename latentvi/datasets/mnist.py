@@ -98,11 +98,14 @@ def load_mnist(variant="digits", data_dir=None, download=True, split="all", bina
     dirs = _search_dirs(variant, data_dir)
     raw = {name: _locate(variant, name, dirs) for name in splits}
     missing = [f for name in splits if raw[name] is None for f in _FILES[name]]
-    if missing and download:
-        for name in splits:
-            raw[name] = raw[name] or _download_split(variant, name, _cache_dir(variant, data_dir))
-    elif missing:
+    if missing and not download:
         raise FileNotFoundError(_missing_message(variant, missing, dirs, split))
+    for name in (name for name in splits if raw[name] is None):
+        try:
+            raw[name] = _download_split(variant, name, _cache_dir(variant, data_dir))
+        except FileNotFoundError as error:
+            raise FileNotFoundError(f"{_missing_message(variant, missing, dirs, split)} "
+                                    f"The download failed: {error}") from None
     loaded = tuple(_finish(*raw[name], name, binarize) for name in splits)
     return loaded if split == "all" else loaded[0]
 

@@ -44,11 +44,14 @@ def latent_scatter(model, x, labels=None, class_names=None, dims=(0, 1), ax=None
         ax.scatter(z[:, first], z[:, second], s=point_size, alpha=0.6)
     else:
         labels = np.asarray(labels)
-        for index, label in enumerate(np.unique(labels)):
+        if labels.shape != (len(z),):
+            raise ValueError(f"labels must hold one class per image ({len(z)}); "
+                             f"got shape {labels.shape}")
+        for label in np.unique(labels):  # a class keeps its colour in any subset
             name = class_names[label] if class_names is not None else str(label)
             chosen = labels == label
             ax.scatter(z[chosen, first], z[chosen, second], s=point_size, alpha=0.6,
-                       color=_colour(index), label=name)
+                       color=_colour(label), label=name)
         ax.legend(markerscale=8 / max(point_size, 1), fontsize="small", framealpha=0.8)
     ax.set_xlabel(f"z[{first}]")
     ax.set_ylabel(f"z[{second}]")
@@ -83,7 +86,7 @@ def latent_grid(model, n=15, dims=(0, 1), quantiles=(0.05, 0.95), ax=None):
     z[:, second] = np.repeat(values[::-1], n)
     ax = ax or _new_axes(7, 7)
     ax.imshow(_tile(decoded_means(model, z), n, n), cmap="gray", vmin=0, vmax=1,
-              extent=(values[0], values[-1], values[0], values[-1]), aspect="auto")
+              extent=(values[0], values[-1], values[0], values[-1]), aspect="equal")
     ax.set_xlabel(f"z[{first}] (normal quantiles {low:g}..{high:g})")
     ax.set_ylabel(f"z[{second}]")
     ax.set_title("Decoded latent plane")
