@@ -10,99 +10,27 @@ Fashion-MNIST comes from --data-dir, $LATENTVI_DATA, ~/.keras/datasets/fashion-m
 /usr/share/datasets/fashion-mnist (Debian's dataset-fashion-mnist) or a download.
 """
 
-import argparse
-import os
-import time
-
-import latentvi
-from latentvi.datasets.mnist import class_names, dynamic_binarization, load_mnist
+from latentvi.datasets.mnist import class_names, dynamic_binarization
+from latentvi.images import example_parser, load_images, save_figures, test_report
 from latentvi.models import conv_vae
-from latentvi.plotting import (
-    latent_grid,
-    latent_scatter,
-    prior_samples,
-    reconstructions,
-    training_curves,
-)
-
-
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--latent-dim", type=int, default=2)
-    parser.add_argument("--data-dir", default=None, help="folder with the IDX .gz files")
-    parser.add_argument("--out", default="fashion_conv_vae_out", help="folder for the PNGs")
-    parser.add_argument("--variant", default="fashion", choices=("fashion", "digits"))
-    parser.add_argument("--n-train", type=int, default=15000,
-                        help="training images (0: all 60,000; a convolution epoch on 2 CPU "
-                             "cores takes about a second per 1,000 images)")
-    parser.add_argument("--n-test", type=int, default=0, help="test images used (0: all)")
-    parser.add_argument("--n-logpx", type=int, default=50,
-                        help="test images for log p(x) (each costs --iw-samples decoder passes)")
-    parser.add_argument("--iw-samples", type=int, default=5000)
-    parser.add_argument("--filters", type=int, default=32)
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--seed", type=int, default=0)
-    return parser.parse_args(argv)
-
-
-def load_data(variant, data_dir, n_train, held_out=2000):
-    """Train and test images; falls back to splitting the test files when those are all."""
-    try:
-        (x_train, y_train), (x_test, y_test) = load_mnist(variant, data_dir, binarize="dynamic")
-    except FileNotFoundError as error:
-        print(f"Training files unavailable ({str(error).split('.')[0]}); splitting the "
-              f"10,000 test images into {10000 - held_out} for training and {held_out} held out.")
-        x, y = load_mnist(variant, data_dir, split="test", binarize="dynamic")
-        (x_train, y_train), (x_test, y_test) = (x[:-held_out], y[:-held_out]), \
-                                               (x[-held_out:], y[-held_out:])
-    if n_train:
-        x_train, y_train = x_train[:n_train], y_train[:n_train]
-    return (x_train, y_train), (x_test, y_test)
-
-
-def report(model, x_test, n_logpx, iw_samples, seed):
-    """Test negative ELBO (all test images) and -log p(x) (first n_logpx images), in nats."""
-    negative_elbo = -float(latentvi.evaluate(model, x_test, seed=seed)["bound"])
-    subset = x_test[:n_logpx]
-    start = time.perf_counter()
-    log_px = latentvi.log_marginal_likelihood(model, subset, num_samples=iw_samples, seed=seed)
-    print(f"test negative ELBO ({len(x_test)} images): {negative_elbo:.2f} nats")
-    print(f"test -log p(x) (k={iw_samples}, first {len(subset)} images): "
-          f"{-log_px.mean():.2f} +- {log_px.std(ddof=1) / len(subset) ** 0.5:.2f} nats "
-          f"({time.perf_counter() - start:.0f} s)")
-    return {"negative_elbo": negative_elbo, "negative_log_px": float(-log_px.mean())}
-
-
-def save_figures(model, result, x_test, y_test, names, out):
-    """Writes the PNG files (five for latent_dim >= 2) into `out`; returns their paths."""
-    os.makedirs(out, exist_ok=True)
-    figures = {"training_curves": training_curves(result.history),
-               "reconstructions": reconstructions(model, x_test, n=10),
-               "prior_samples": prior_samples(model, n=64)}
-    if model.latent_dim >= 2:  # the two latent-plane plots need two dimensions
-        figures["latent_scatter"] = latent_scatter(model, x_test[:5000], y_test[:5000], names)
-        figures["latent_grid"] = latent_grid(model, n=20)
-    paths = []
-    for name, figure in figures.items():
-        paths.append(os.path.join(out, f"{name}.png"))
-        figure.savefig(paths[-1], dpi=100)
-    print("figures:", ", ".join(paths))
-    return paths
 
 
 def main(argv=None):
-    args = parse_args(argv)
-    (x_train, _), (x_test, y_test) = load_data(args.variant, args.data_dir, args.n_train)
-    if args.n_test:
-        x_test, y_test = x_test[:args.n_test], y_test[:args.n_test]
+    # A convolution epoch on 2 CPU cores takes about a second per 1,000 images: by default
+    # 15,000 training images keep the example under 5 minutes (0: all 60,000).
+    parser = example_parser(__doc__.splitlines()[0], epochs=5, out="fashion_conv_vae_out",
+                            variant="fashion", n_train=15000, n_logpx=50)
+    parser.add_argument("--filters", type=int, default=32)
+    args = parser.parse_args(argv)
+    (x_train, _), (x_test, y_test) = load_images(args.variant, args.data_dir, args.n_train,
+                                                 args.n_test)
     model = conv_vae(latent_dim=args.latent_dim, filters=args.filters)
     train = dynamic_binarization(x_train, args.batch_size, seed=args.seed)
     result = model.fit(train, epochs=args.epochs, validation_data=x_test, seed=args.seed,
                        verbose=2)
-    numbers = report(model, x_test, args.n_logpx, args.iw_samples, args.seed)
-    numbers["figures"] = save_figures(model, result, x_test, y_test, class_names(args.variant),
-                                      args.out)
+    numbers = test_report(model, x_test, args.n_logpx, args.iw_samples, args.seed)
+    numbers["figures"] = save_figures(model, result.history, x_test, y_test,
+                                      class_names(args.variant), args.out)
     return numbers
 
 

@@ -21,7 +21,7 @@ from latentvi.priors import CorrelatedNormal, Normal, StandardNormal
 __version__ = "0.1.0"
 
 # Submodules with heavier imports (matplotlib, pandas I/O) load on first use: latentvi.plotting.
-_LAZY_SUBMODULES = ("datasets", "models", "plotting", "irt")
+_LAZY_SUBMODULES = ("datasets", "images", "models", "plotting", "irt")
 
 
 def __getattr__(name):
