@@ -10,8 +10,7 @@ Fashion-MNIST comes from --data-dir, $LATENTVI_DATA, ~/.keras/datasets/fashion-m
 /usr/share/datasets/fashion-mnist (Debian's dataset-fashion-mnist) or a download.
 """
 
-from latentvi.datasets.mnist import class_names, dynamic_binarization
-from latentvi.images import example_parser, load_images, save_figures, test_report
+from latentvi.images import example_parser, run_example
 from latentvi.models import conv_vae
 
 
@@ -22,16 +21,7 @@ def main(argv=None):
                             variant="fashion", n_train=15000, n_logpx=50)
     parser.add_argument("--filters", type=int, default=32)
     args = parser.parse_args(argv)
-    (x_train, _), (x_test, y_test) = load_images(args.variant, args.data_dir, args.n_train,
-                                                 args.n_test)
-    model = conv_vae(latent_dim=args.latent_dim, filters=args.filters)
-    train = dynamic_binarization(x_train, args.batch_size, seed=args.seed)
-    result = model.fit(train, epochs=args.epochs, validation_data=x_test, seed=args.seed,
-                       verbose=2)
-    numbers = test_report(model, x_test, args.n_logpx, args.iw_samples, args.seed)
-    numbers["figures"] = save_figures(model, result.history, x_test, y_test,
-                                      class_names(args.variant), args.out)
-    return numbers
+    return run_example(conv_vae(latent_dim=args.latent_dim, filters=args.filters), args)
 
 
 if __name__ == "__main__":

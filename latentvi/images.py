@@ -11,7 +11,7 @@ import argparse
 import os
 import time
 
-from latentvi.datasets.mnist import load_mnist
+from latentvi.datasets.mnist import class_names, dynamic_binarization, load_mnist
 from latentvi.evaluation import evaluate, log_marginal_likelihood
 from latentvi.plotting.images import (
     latent_grid,
@@ -21,7 +21,7 @@ from latentvi.plotting.images import (
     training_curves,
 )
 
-__all__ = ["example_parser", "load_images", "save_figures", "test_report"]
+__all__ = ["example_parser", "load_images", "run_example", "save_figures", "test_report"]
 
 
 def example_parser(description, epochs, out, variant, n_train, n_logpx):
@@ -95,3 +95,17 @@ def save_figures(model, history, x_test, y_test, names, out):
         figure.savefig(paths[-1], dpi=100)
     print("figures:", ", ".join(paths))
     return paths
+
+
+def run_example(model, args):
+    """An example's whole run for parsed `example_parser` options: load, fit on dynamically
+    binarized images, report the test numbers, save the figures; returns the numbers."""
+    (x_train, _), (x_test, y_test) = load_images(args.variant, args.data_dir, args.n_train,
+                                                 args.n_test)
+    train = dynamic_binarization(x_train, args.batch_size, seed=args.seed)
+    result = model.fit(train, epochs=args.epochs, validation_data=x_test, seed=args.seed,
+                       verbose=2)
+    numbers = test_report(model, x_test, args.n_logpx, args.iw_samples, args.seed)
+    numbers["figures"] = save_figures(model, result.history, x_test, y_test,
+                                      class_names(args.variant), args.out)
+    return numbers
