@@ -56,7 +56,10 @@ class _Likelihood(keras.layers.Layer):
         row_ndims = params.shape.rank - (z.shape.rank - 1) - self._parameter_ndims
         cells = self.elementwise(params)
         if mask is not None:
-            cells = tfd.Masked(cells, validity_mask=tf.cast(mask, tf.bool))
+            # 0 is a valid value of every cell distribution here; tfd.Masked's default stand-in
+            # would draw a fresh sample of every cell at each log_prob.
+            cells = tfd.Masked(cells, validity_mask=tf.cast(mask, tf.bool),
+                               safe_sample_fn=_zeros)
         return tfd.Independent(cells, reinterpreted_batch_ndims=row_ndims)
 
     def get_config(self):
@@ -67,6 +70,10 @@ class _Likelihood(keras.layers.Layer):
         config = dict(config)
         config["decoder"] = keras.saving.deserialize_keras_object(config["decoder"])
         return cls(**config)
+
+
+def _zeros(distribution):
+    return tf.zeros(distribution.batch_shape_tensor(), distribution.dtype)
 
 
 @keras.saving.register_keras_serializable("latentvi.likelihoods")

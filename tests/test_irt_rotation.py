@@ -47,13 +47,15 @@ def test_criterion_gradient_matches_finite_differences(criterion):
                                atol=1e-7)
 
 
-@pytest.mark.parametrize("method, expected", [
-    ("oblimin", ABILITY_OBLIMIN), ("geomin", ABILITY_GEOMIN), ("varimax", ABILITY_VARIMAX)])
-def test_matches_gparotation_reference_values(method, expected):
+@pytest.mark.parametrize("method, expected, tol", [
+    ("oblimin", ABILITY_OBLIMIN, 1e-8), ("geomin", ABILITY_GEOMIN, 1e-5),
+    ("varimax", ABILITY_VARIMAX, 1e-8)])
+def test_matches_gparotation_reference_values(method, expected, tol):
     # The rotated solution depends on A only through the set {A R : R orthogonal}, so any
-    # orthogonal turn of GPArotation's varimax solution is a valid unrotated input.
+    # orthogonal turn of GPArotation's varimax solution is a valid unrotated input. tol is the
+    # eps GPArotation's test used for each reference.
     unrotated = ABILITY_VARIMAX @ _turn(0.7)
-    result = rotate(unrotated, method=method, normalize=False, tol=1e-8)
+    result = rotate(unrotated, method=method, normalize=False, tol=tol)
     # GPArotation's own tests use fuzz 1e-6; our port runs the same iterations in float64.
     np.testing.assert_allclose(result.loadings, expected, atol=1e-6)
 

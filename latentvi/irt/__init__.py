@@ -9,12 +9,19 @@ from latentvi.irt.information import item_information, test_information
 from latentvi.irt.likelihood import ItemResponse, ItemSlopes
 from latentvi.irt.model import ItemFactorModel
 from latentvi.irt.responses import Responses, apply_category_map, encode_responses
-from latentvi.irt.rotation import rotate
+from latentvi.irt.rotation import Rotation, rotate
 from latentvi.irt.simulate import simulate
 
 __all__ = [
-    "ItemFactorModel", "simulate", "rotate",
-    "ItemResponse", "ItemSlopes",
-    "encode_responses", "apply_category_map", "Responses",
-    "item_information", "test_information",
+    "ItemFactorModel",
+    "ItemResponse",
+    "ItemSlopes",
+    "Responses",
+    "Rotation",
+    "apply_category_map",
+    "encode_responses",
+    "item_information",
+    "rotate",
+    "simulate",
+    "test_information",
 ]

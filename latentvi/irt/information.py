@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-__all__ = ["item_information", "test_information", "intercept_matrix"]
+__all__ = ["intercept_matrix", "item_information", "test_information"]
 
 
 def intercept_matrix(items):
@@ -97,7 +97,7 @@ def _points(theta, n_factors):
 def _direction(direction, n_factors, factor_names):
     if direction is None:
         return np.full(n_factors, 1.0 / np.sqrt(n_factors))
-    if isinstance(direction, str) or isinstance(direction, numbers.Integral):
+    if isinstance(direction, (str, numbers.Integral)):
         names = list(factor_names or [f"F{d + 1}" for d in range(n_factors)])
         position = names.index(direction) if direction in names else direction
         if not isinstance(position, numbers.Integral) or not 0 <= position < n_factors:

@@ -8,7 +8,9 @@ item (2PL) has P(x_j = 1 | z) = sigmoid(eta_j + d_j); a graded item with K_j ord
 
 so a binary item is the graded item with K_j = 2 and one model holds mixed item types. Items
 with fewer categories than the largest K are padded with cutpoints far in the tail, so the
-padded categories have probability exp(-1e4) = 0 and never receive a gradient.
+padded categories have probability exp(-1e4) = 0 and never receive a gradient. Binary-only
+models use `tfd.Bernoulli`; others use `GradedCells`, whose log_prob evaluates only the observed
+category (one interval of the cumulative logits), not all K of them.
 
 References:
   [1] Samejima (1969). Estimation of latent ability using a response pattern of graded scores.
@@ -26,7 +28,7 @@ from latentvi.likelihoods import _Likelihood
 
 tfd = tfp.distributions
 
-__all__ = ["ItemSlopes", "ItemResponse"]
+__all__ = ["GradedCells", "ItemResponse", "ItemSlopes"]
 
 # Cumulative logit of the padded (impossible) categories: P = sigmoid(-1e4) = 0 in float32.
 _FAR = 1e4
@@ -116,25 +118,21 @@ class ItemResponse(_Likelihood):
     def elementwise(self, eta):
         if self.max_categories == 2:
             return tfd.Bernoulli(logits=eta + self.intercepts[:, 0], dtype=tf.float32)
-        return tfd.Categorical(logits=self.category_log_probs(eta), dtype=tf.float32)
+        return GradedCells(self.cumulative_logits(eta))
 
     def category_log_probs(self, eta):
-        """log P(x_j = k | eta_j), [..., J, Kmax], from the cumulative logits l_k = eta + d_k.
+        """log P(x_j = k | eta_j) for every k, [..., J, Kmax] (for plots and checks)."""
+        logits = self.cumulative_logits(eta)
+        return _interval_log_prob(logits[..., :-1], logits[..., 1:])
 
-        P(x = k) = sigmoid(l_k) - sigmoid(l_k+1) = sigmoid(l_k) sigmoid(-l_k+1) (1 - e^(l_k+1 - l_k)),
-        computed in log space; l_0 = +inf and l_K = -inf are stood in for by +-1e4.
-        """
-        upper, lower = self._cumulative_logits(eta)
-        return (tf.math.log_sigmoid(upper) + tf.math.log_sigmoid(-lower)
-                + tfp.math.log1mexp(upper - lower))
-
-    def _cumulative_logits(self, eta):
-        """(l_0..l_Kmax-1, l_1..l_Kmax), strictly decreasing in k for every item."""
+    def cumulative_logits(self, eta):
+        """l_0..l_Kmax, [..., J, Kmax+1]: +1e4, eta + d_j1, ..., eta + d_j(K_j-1), then the
+        padding -1e4, -1e4 - 1, ...; strictly decreasing in k for every item."""
         valid, padding = self._padding()
         inner = tf.where(valid, eta[..., tf.newaxis] + self.intercepts, padding)
         top = tf.fill(tf.shape(inner[..., :1]), _FAR)
         bottom = tf.broadcast_to(self._bottom(), tf.shape(inner[..., :1]))
-        return tf.concat([top, inner], -1), tf.concat([inner, bottom], -1)
+        return tf.concat([top, inner, bottom], -1)
 
     def _padding(self):
         """Which cutpoints k = 1..Kmax-1 each item has, and far-tail stand-ins for the rest."""
@@ -150,3 +148,56 @@ class ItemResponse(_Likelihood):
 
     def get_config(self):
         return {**super().get_config(), "n_categories": list(self.n_categories)}
+
+
+def _interval_log_prob(upper, lower):
+    """log(sigmoid(u) - sigmoid(l)) for u > l, as log sigmoid(u) + log sigmoid(-l) + log(1 - e^(l-u)).
+
+    P(x = k) = sigmoid(l_k) - sigmoid(l_k+1) = sigmoid(l_k) sigmoid(-l_k+1) (1 - e^(l_k+1 - l_k)).
+    """
+    return (tf.math.log_sigmoid(upper) + tf.math.log_sigmoid(-lower)
+            + tfp.math.log1mexp(upper - lower))
+
+
+class GradedCells(tfd.Distribution):
+    """Ordered categories 0..K-1 given cumulative logits l_0 > ... > l_K ([..., K+1]).
+
+    P(x >= k) = sigmoid(l_k). `log_prob` evaluates only the observed category's interval
+    (K times cheaper than normalizing all K categories, as tfd.OrderedLogistic does).
+    """
+
+    def __init__(self, cumulative_logits, name="GradedCells"):
+        parameters = dict(locals())
+        self._logits = tf.convert_to_tensor(cumulative_logits, tf.float32)
+        super().__init__(dtype=tf.float32, reparameterization_type=tfd.NOT_REPARAMETERIZED,
+                         validate_args=False, allow_nan_stats=True, parameters=parameters,
+                         name=name)
+
+    @classmethod
+    def _parameter_properties(cls, dtype, num_classes=None):
+        return {"cumulative_logits": tfp.util.ParameterProperties(event_ndims=1)}
+
+    def _event_shape(self):
+        return tf.TensorShape([])
+
+    def _event_shape_tensor(self):
+        return tf.constant([], tf.int32)
+
+    def _batch_shape(self):
+        return self._logits.shape[:-1]
+
+    def _batch_shape_tensor(self):
+        return tf.shape(self._logits)[:-1]
+
+    def _log_prob(self, x):
+        x = tf.broadcast_to(tf.cast(x, tf.int32), self._batch_shape_tensor())
+        width = tf.shape(self._logits)[-1]
+        upper = tf.reduce_sum(tf.one_hot(x, width) * self._logits, -1)
+        lower = tf.reduce_sum(tf.one_hot(x + 1, width) * self._logits, -1)
+        return _interval_log_prob(upper, lower)
+
+    def _sample_n(self, n, seed=None):
+        shape = tf.concat([[n], self._batch_shape_tensor()], 0)
+        uniform = tf.random.stateless_uniform(shape, seed=tfp.random.sanitize_seed(seed))
+        at_least = uniform[..., tf.newaxis] < tf.math.sigmoid(self._logits[..., 1:])
+        return tf.reduce_sum(tf.cast(at_least, tf.float32), -1)

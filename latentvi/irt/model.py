@@ -35,7 +35,10 @@ class ItemFactorModel:
       correlated_factors: confirmatory models learn the factor correlations (else identity).
       rotation: rotation of an exploratory model with D > 1: 'oblimin', 'geomin' (oblique),
         'varimax' (orthogonal) or None (unrotated).
-      iw_samples: importance samples per person in the fitted bound (1 is the ELBO).
+      iw_samples: importance samples k per person in the fitted bound (1 is the ELBO). The
+        bound approaches the marginal likelihood as k grows, at k times the cost per step.
+        None (default): as many as keep n_persons * n_items * k near 1 million, between 5
+        and 50 (LSAT7: 50; 10,000 x 50: 5). `iw_samples_` holds the value used.
       equal_slopes: one slope per factor shared by all items (Rasch-like).
       seed: integer seed for initialization, batching and Monte Carlo draws.
 
@@ -54,7 +57,7 @@ class ItemFactorModel:
     """
 
     def __init__(self, n_factors=1, item_type="binary", pattern=None, correlated_factors=True,
-                 rotation="oblimin", iw_samples=5, seed=None, equal_slopes=False):
+                 rotation="oblimin", iw_samples=None, seed=None, equal_slopes=False):
         self.n_factors = n_factors
         self.item_type = item_type
         self.pattern = pattern
@@ -85,7 +88,9 @@ class ItemFactorModel:
         self.model_ = training.build_model(
             responses.n_categories, positive_int(self.n_factors, "n_factors"), pattern,
             self.equal_slopes, self._learns_correlations(pattern), self.seed)
-        result = training.run(self.model_, responses, settings, self.iw_samples, self.seed,
+        self.iw_samples_ = (training.iw_samples(*responses.codes.shape)
+                            if self.iw_samples is None else self.iw_samples)
+        result = training.run(self.model_, responses, settings, self.iw_samples_, self.seed,
                               verbose)
         self.history_ = result.history
         self.category_map_ = responses.category_map
@@ -95,7 +100,8 @@ class ItemFactorModel:
 
     def _check_settings(self):
         positive_int(self.n_factors, "n_factors")
-        positive_int(self.iw_samples, "iw_samples")
+        if self.iw_samples is not None:
+            positive_int(self.iw_samples, "iw_samples")
         one_of(self.rotation, ROTATIONS, "rotation")
         if self.equal_slopes and self.pattern is None and self.n_factors > 1:
             raise ValueError("equal_slopes with n_factors > 1 needs a confirmatory pattern "
@@ -143,7 +149,7 @@ class ItemFactorModel:
                                           self.equal_slopes, self._learns_correlations(pattern))
 
     # -- results ----------------------------------------------------------------------------
-    def score(self, data, method="eap", num_samples=1000):
+    def score(self, data, method="eap", num_samples=5000):
         """Person scores: EAP and posterior SD of each factor, by importance sampling from q.
 
         Returns:

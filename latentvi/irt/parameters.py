@@ -16,7 +16,7 @@ a_rot . theta = a . z for the reported factors theta = z M with M = T.
 import numpy as np
 import pandas as pd
 
-__all__ = ["LOGISTIC_SCALE", "standardized_loadings", "orient", "item_table", "n_parameters"]
+__all__ = ["LOGISTIC_SCALE", "item_table", "n_parameters", "orient", "standardized_loadings"]
 
 LOGISTIC_SCALE = 1.702
 

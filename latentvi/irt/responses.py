@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["Responses", "encode_responses", "apply_category_map", "item_types"]
+__all__ = ["Responses", "apply_category_map", "encode_responses", "item_types"]
 
 ITEM_TYPES = ("binary", "graded")
 

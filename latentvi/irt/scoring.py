@@ -35,7 +35,7 @@ def unique_patterns(codes, mask):
     return codes[first], mask[first], inverse.reshape(-1)
 
 
-def eap(model, codes, mask, transform, num_samples=1000, seed=None):
+def eap(model, codes, mask, transform, num_samples=5000, seed=None):
     """EAP scores and posterior SDs of theta = z M, [n, D] each (NumPy)."""
     patterns, pattern_mask, inverse = unique_patterns(codes, mask)
     transform = tf.constant(transform, tf.float32)

@@ -7,8 +7,9 @@ Defaults (chosen on LSAT7 and simulated 2PL / graded data; see docs/psychometric
   signal-to-noise ratio does not fall as k grows);
 - optimizer: Adam, learning rate 0.02 decayed by a cosine to 1% of that, so that the Monte Carlo
   noise of the last steps averages out and the item parameters settle;
-- batch size and epochs from the number of persons n: about 4,000 steps for small data, batches
-  of up to 1,024 persons, at least 30 epochs.
+- batch size and epochs from the number of persons n: batches of n/8 persons (a power of 2
+  between 32 and 512), about 1,500 steps, at least 30 epochs; XLA compilation only when the
+  matrix has 100,000 cells or more (compiling costs seconds that small data never repay).
 """
 
 import math
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 
 import keras
 
+from latentvi._checks import positive_int
 from latentvi.fitting import fit
 from latentvi.irt.likelihood import ItemResponse, ItemSlopes
 from latentvi.model import LatentModel
@@ -23,16 +25,19 @@ from latentvi.networks import mlp
 from latentvi.objectives import IWAE
 from latentvi.posteriors import GaussianPosterior
 from latentvi.priors import CorrelatedNormal, StandardNormal
-from latentvi._checks import positive_int
 
-__all__ = ["Settings", "schedule", "build_model", "run"]
+__all__ = ["Settings", "build_model", "iw_samples", "run", "schedule"]
 
 LEARNING_RATE = 0.02
 FINAL_FRACTION = 0.01
-TARGET_STEPS = 4000
-MAX_BATCH = 1024
+TARGET_STEPS = 1500
+MAX_BATCH = 512
 MIN_EPOCHS = 30
 HIDDEN_UNITS = 64
+JIT_MIN_CELLS = 100_000
+BATCH_FRACTION = 8
+IW_BUDGET = 1_000_000
+MIN_IW_SAMPLES, MAX_IW_SAMPLES = 5, 50
 
 
 @dataclass
@@ -45,7 +50,7 @@ class Settings:
 def schedule(n_persons, epochs=None, batch_size=None):
     """Default (or checked) epochs and batch size for n persons."""
     if batch_size is None:
-        batch_size = int(min(MAX_BATCH, max(32, 2 ** round(math.log2(max(n_persons, 1) / 20)))))
+        batch_size = int(min(MAX_BATCH, max(32, 2 ** round(math.log2(max(n_persons, 1) / BATCH_FRACTION)))))
     batch_size = positive_int(batch_size, "batch_size")
     if epochs is None:
         steps_per_epoch = math.ceil(n_persons / batch_size)
@@ -76,4 +81,11 @@ def run(model, responses, settings, iw_samples, seed, verbose):
     return fit(model, responses.codes, mask=responses.mask,
                objective=IWAE(k=iw_samples, gradient="dreg"), epochs=settings.epochs,
                batch_size=settings.batch_size, optimizer=keras.optimizers.Adam(schedule),
-               seed=seed, verbose=verbose, jit_compile=True)
+               seed=seed, verbose=verbose, jit_compile=responses.codes.size >= JIT_MIN_CELLS)
+
+
+def iw_samples(n_persons, n_items):
+    """Default k: as many samples as keep an epoch near IW_BUDGET person-item-samples."""
+    k = IW_BUDGET // max(1, n_persons * n_items)
+    return int(min(MAX_IW_SAMPLES, max(MIN_IW_SAMPLES, k)))
+

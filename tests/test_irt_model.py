@@ -1,0 +1,142 @@
+"""ItemFactorModel (latentvi/irt/model.py): parameter recovery on small simulated data.
+
+Tolerances come from sampling error: with 2,000 persons the maximum-likelihood standard errors
+are about 0.06-0.10 for slopes, 0.05-0.07 for intercepts and 0.03 for a factor correlation
+(mirt on the same designs), so RMSE bounds of about twice those fail only if the estimator is
+off, not by chance. The full-size targets (10,000 x 50) live in benchmarks/irt_accuracy.py.
+"""
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from latentvi import irt
+
+SEED = 7
+
+
+def rmse(estimate, truth):
+    estimate, truth = np.asarray(estimate, float), np.asarray(truth, float)
+    keep = ~np.isnan(truth)
+    return float(np.sqrt(np.mean((estimate[keep] - truth[keep]) ** 2)))
+
+
+def matched(slopes, truth_slopes):
+    """Column order and signs of `slopes` closest to the truth (rotation is unique up to them)."""
+    best = max(itertools.permutations(range(truth_slopes.shape[1])),
+               key=lambda order: np.sum(np.abs(slopes[:, order] * truth_slopes)))
+    signs = np.sign(np.sum(slopes[:, best] * truth_slopes, axis=0))
+    return list(best), signs
+
+
+@pytest.fixture(scope="module")
+def two_factor():
+    return irt.simulate(2000, 12, 2, factor_corr=0.4, missing_rate=0.1, seed=SEED)
+
+
+@pytest.fixture(scope="module")
+def confirmatory(two_factor):
+    data, truth = two_factor
+    return irt.ItemFactorModel(2, pattern=truth["pattern"], seed=SEED).fit(data, verbose=0)
+
+
+@pytest.fixture(scope="module")
+def exploratory(two_factor):
+    data, _ = two_factor
+    return irt.ItemFactorModel(2, rotation="oblimin", seed=SEED).fit(data, verbose=0)
+
+
+@pytest.fixture(scope="module")
+def graded():
+    data, truth = irt.simulate(2000, 10, 1, item_type="graded", n_categories=5, seed=SEED)
+    # Two items scored pass/fail at category 2: binary items whose true d is the graded d2.
+    data[["item1", "item2"]] = (data[["item1", "item2"]] >= 2).astype(int)
+    types = {item: "binary" if item in ("item1", "item2") else "graded" for item in data}
+    model = irt.ItemFactorModel(1, item_type=types, seed=SEED).fit(data, verbose=0)
+    return model, truth
+
+
+def test_confirmatory_recovers_slopes_intercepts_and_correlation(confirmatory, two_factor):
+    _, truth = two_factor
+    items, true_items = confirmatory.items_, truth["items"]
+    free = truth["pattern"].to_numpy() == 1
+    slopes = items[["a1", "a2"]].to_numpy()
+    assert np.all(slopes[~free] == 0)
+    assert rmse(slopes[free], true_items[["a1", "a2"]].to_numpy()[free]) < 0.15
+    assert rmse(items["d"], true_items["d"]) < 0.12
+    assert abs(confirmatory.factor_corr_.iloc[0, 1] - 0.4) < 0.08
+
+
+def test_exploratory_oblimin_recovers_the_structure(exploratory, two_factor):
+    _, truth = two_factor
+    true_slopes = truth["items"][["a1", "a2"]].to_numpy()
+    slopes = exploratory.items_[["a1", "a2"]].to_numpy()
+    order, signs = matched(slopes, true_slopes)
+    # Oblimin leaves small cross-loadings where the truth has zeros: a looser bound on all slopes.
+    assert rmse(slopes[:, order] * signs, true_slopes) < 0.2
+    assert rmse(exploratory.items_["d"], truth["items"]["d"]) < 0.12
+    correlation = exploratory.factor_corr_.to_numpy()[0, 1] * signs[0] * signs[1]
+    assert abs(correlation - 0.4) < 0.1
+    assert exploratory.rotation_converged_
+
+
+def test_mixed_binary_and_graded_items(graded):
+    model, truth = graded
+    items, true_items = model.items_, truth["items"]
+    assert list(items.columns) == ["a1", "d", "d1", "d2", "d3", "d4"]
+    assert items.loc[["item1", "item2"], "d1"].isna().all()
+    assert items.loc["item3":, "d"].isna().all()
+    assert rmse(items["a1"], true_items["a1"]) < 0.12
+    graded_items = [f"item{j}" for j in range(3, 11)]
+    thresholds = ["d1", "d2", "d3", "d4"]
+    assert rmse(items.loc[graded_items, thresholds], true_items.loc[graded_items, thresholds]) \
+        < 0.15
+    assert rmse(items.loc[["item1", "item2"], "d"], true_items.loc[["item1", "item2"], "d2"]) \
+        < 0.15
+    assert model.category_map_["item3"] == {k: k for k in range(5)}
+
+
+def test_parameter_counts_follow_mirt(confirmatory, exploratory, graded):
+    # 12 items: 12 free slopes + 12 intercepts + 1 correlation (confirmatory);
+    # 24 slopes + 12 intercepts - 1 rotational indeterminacy (exploratory);
+    # graded: 10 slopes + 2 binary intercepts + 8 x 4 thresholds.
+    assert confirmatory.n_parameters_ == 25
+    assert exploratory.n_parameters_ == 35
+    assert graded[0].n_parameters_ == 10 + 2 + 32
+
+
+def test_history_is_the_fit_table_and_the_bound_rises(confirmatory):
+    history = confirmatory.history_
+    assert isinstance(history, pd.DataFrame)
+    assert {"epoch", "bound", "seconds"} <= set(history.columns)
+    assert history["bound"].iloc[-5:].mean() > history["bound"].iloc[:5].mean() + 0.5
+
+
+def test_equal_slopes_model_has_one_slope():
+    data, _ = irt.simulate(1000, 8, 1, seed=SEED)
+    model = irt.ItemFactorModel(1, equal_slopes=True, seed=SEED).fit(data, epochs=40,
+                                                                     verbose=0)
+    assert model.items_["a1"].nunique() == 1
+    assert model.n_parameters_ == 1 + 8
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"rotation": "promax"}, "rotation must be one of"),
+    ({"n_factors": 0}, "n_factors"),
+    ({"iw_samples": 0}, "iw_samples"),
+    ({"n_factors": 2, "equal_slopes": True}, "equal_slopes"),
+    ({"n_factors": 2, "pattern": pd.DataFrame({"F1": [1, 1, 1]}, index=["a", "b", "c"])},
+     "pattern has 1 columns"),
+    ({"pattern": pd.DataFrame({"F1": [1, 0, 1]}, index=["a", "b", "c"])}, r"items \['b'\]"),
+])
+def test_bad_settings_raise_naming_them(settings, message):
+    data = pd.DataFrame({"a": [0, 1, 1, 0], "b": [1, 1, 0, 0], "c": [0, 0, 1, 1]})
+    with pytest.raises(ValueError, match=message):
+        irt.ItemFactorModel(**settings).fit(data, epochs=1, verbose=0)
+
+
+def test_results_need_a_fit():
+    with pytest.raises(RuntimeError, match="not fitted"):
+        irt.ItemFactorModel().score(pd.DataFrame({"a": [0, 1]}))
