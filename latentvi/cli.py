@@ -69,8 +69,9 @@ def _parser():
                      help="confirmatory: CSV items x factors of 0/1, first column the item")
     fit.add_argument("--epochs", type=int, help="passes over the data (default: from n)")
     fit.add_argument("--batch-size", type=int, help="persons per step (default: from n)")
-    fit.add_argument("--iw-samples", type=int, default=5,
-                     help="importance samples per person in the bound (default 5)")
+    fit.add_argument("--iw-samples", type=int,
+                     help="importance samples per person in the bound (default: 5..50, "
+                          "chosen from the data size)")
     fit.add_argument("--loglik-samples", type=int, default=5000,
                      help="importance samples for the reported log-likelihood (default 5000)")
     fit.add_argument("--seed", type=int, help="integer seed (reproducible results)")
@@ -148,7 +149,7 @@ def read_table(path, index_col=None, sep=None):
                                 engine="python" if separator is None else "c")
     except InputError:
         raise
-    except Exception as error:  # pandas raises many types for unreadable files
+    except Exception as error:  # noqa: BLE001 (pandas raises many types for unreadable files)
         raise InputError(f"cannot read {path.name}: {error}") from None
     if index_col is not None:
         if index_col not in table.columns:
@@ -196,9 +197,9 @@ def _fit(model, data, epochs, batch_size, quiet, what):
     elif "callbacks" in inspect.signature(model.fit).parameters:
         model.fit(data, epochs=epochs, batch_size=batch_size, verbose=0,
                   callbacks=[_progress_bar(what)])
-    else:
+    else:  # a model without a callbacks hook: one status line instead of a bar per epoch
         print(f"fitting {what} ...", file=sys.stderr, flush=True)
-        model.fit(data, epochs=epochs, batch_size=batch_size, verbose=1)
+        model.fit(data, epochs=epochs, batch_size=batch_size, verbose=0)
     return time.perf_counter() - start
 
 
@@ -223,13 +224,14 @@ def fit_summary(model, criteria, data, args, seconds):
     return {
         "loglik": float(criteria["loglik"]), "n_params": int(criteria["n_params"]),
         "AIC": float(criteria["AIC"]), "BIC": float(criteria["BIC"]),
-        "n_persons": int(len(data)), "n_items": int(data.shape[1]),
-        "fit_seconds": round(seconds, 2), "epochs": int(len(model.history_)),
+        "n_persons": len(data), "n_items": int(data.shape[1]),
+        "fit_seconds": round(seconds, 2), "epochs": len(model.history_),
         "final_bound": float(model.history_["bound"].iloc[-1]),
         "settings": {"data": str(args.data), "factors": args.factors, "items": args.items,
                      "rotation": args.rotation, "pattern": str(args.pattern or ""),
                      "epochs": args.epochs, "batch_size": args.batch_size,
-                     "iw_samples": args.iw_samples, "loglik_samples": args.loglik_samples,
+                     "iw_samples": getattr(model, "iw_samples_", args.iw_samples),
+                     "loglik_samples": args.loglik_samples,
                      "seed": args.seed},
         "category_map": {str(item): {str(value): int(code) for value, code in mapping.items()}
                          for item, mapping in model.category_map_.items()},

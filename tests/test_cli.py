@@ -1,6 +1,7 @@
 """Command line: one-line errors with exit code 2, and a small fit whose files match the model."""
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -61,7 +62,8 @@ def test_fit_writes_files_that_match_the_model(cli_fit, responses_csv):
     assert summary["BIC"] == pytest.approx(-2 * summary["loglik"] + 12 * np.log(300), rel=1e-12)
     assert summary["settings"]["factors"] == 1 and summary["versions"]["latentvi"]
     items = pd.read_csv(out / "items.csv", index_col=0)
-    np.testing.assert_allclose(items.to_numpy(), model.items_.to_numpy(), rtol=1e-12)
+    # float32 parameters are written with float32's ~7 significant digits.
+    np.testing.assert_allclose(items.to_numpy(), model.items_.to_numpy(), rtol=1e-6)
     scores = pd.read_csv(out / "scores.csv", index_col=0)
     data = pd.read_csv(responses_csv, index_col="person")
     assert list(scores.index) == list(data.index)
@@ -125,3 +127,29 @@ def test_usage_error_and_help(capsys):
     assert cli.main(["fit"]) == 2
     assert cli.main(["--help"]) == 0
     assert "demo" in capsys.readouterr().out
+
+
+def test_demo_prints_latentvi_beside_mirt(monkeypatch, capsys):
+    fitted = []
+
+    class ShortFit(irt.ItemFactorModel):
+        """The demo's model with a 3-epoch fit: this checks the table, not the estimates."""
+
+        def fit(self, data, epochs=None, batch_size=None, verbose=1, **kwargs):
+            fitted.append(self)
+            return super().fit(data, epochs=3, verbose=0)
+
+        def log_likelihood(self, data, num_samples=5000):
+            return super().log_likelihood(data, num_samples=50)
+
+    monkeypatch.setattr(irt, "ItemFactorModel", ShortFit)
+    assert cli.main(["demo", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    rows = [line.split() for line in out.splitlines() if re.match(r"item\d", line)]
+    assert [row[0] for row in rows] == [f"item{j}" for j in range(1, 6)]
+    table = np.array([[float(v) for v in row[1:]] for row in rows])
+    # Columns a1, a1 (mirt), d, d (mirt), rounded to 3 decimals for printing.
+    np.testing.assert_allclose(table[:, 1], cli.MIRT_LSAT7["a1"])
+    np.testing.assert_allclose(table[:, 3], cli.MIRT_LSAT7["d"])
+    np.testing.assert_allclose(table[:, [0, 2]], fitted[0].items_[["a1", "d"]], atol=5e-4)
+    assert "-2658.805" in out

@@ -1,14 +1,10 @@
 """IRT plots: the numbers drawn equal the model's curves computed independently here."""
 
-import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
 
-matplotlib.use("Agg")
-
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-
-from latentvi.plotting import irt as irt_plots  # noqa: E402
+from latentvi.plotting import irt as irt_plots
 
 BINARY = pd.DataFrame({"a1": [1.2, 0.7], "d": [0.5, -1.0]}, index=["q1", "q2"])
 GRADED = pd.DataFrame({"a1": [1.5], "d1": [2.0], "d2": [0.0], "d3": [-1.5]}, index=["likert"])

@@ -21,7 +21,7 @@ from scipy.special import expit
 from latentvi.irt.information import intercept_matrix, item_information
 from latentvi.irt.parameters import LOGISTIC_SCALE
 
-__all__ = ["category_probabilities", "item_curves", "information_curves", "loadings_heatmap"]
+__all__ = ["category_probabilities", "information_curves", "item_curves", "loadings_heatmap"]
 
 DEFAULT_THETA = np.linspace(-4.0, 4.0, 161)
 
@@ -67,7 +67,7 @@ def item_curves(source, items=None, theta=None, direction=None, ax=None):
 
     Returns:
       The matplotlib Figure: one line per binary item (label: the item), one per category of a
-      graded item (label: 'item: k').
+      graded item (label: 'item: answer', the observed answer when a fitted model is given).
     """
     table, _, names = _unpack(source)
     chosen = _choose(table, items)
@@ -78,12 +78,14 @@ def item_curves(source, items=None, theta=None, direction=None, ax=None):
         if probs.shape[1] == 2 and not _is_graded(table, item):
             ax.plot(t, probs[:, 1], label=str(item))
         else:
+            labels = _category_labels(source, item, probs.shape[1])
             for k in range(probs.shape[1]):
-                ax.plot(t, probs[:, k], label=f"{item}: {k}")
+                ax.plot(t, probs[:, k], label=f"{item}: {labels[k]}")
     ax.set_xlabel(_axis_label(direction, table))
     ax.set_ylabel("probability")
     ax.set_ylim(0, 1)
-    ax.set_title("Item characteristic curves")
+    graded = any(_is_graded(table, item) for item in chosen)
+    ax.set_title("Item category curves" if graded else "Item characteristic curves")
     ax.legend(fontsize="small", ncol=2 if len(ax.lines) > 8 else 1)
     return ax.figure
 
@@ -177,6 +179,13 @@ def _unpack(source):
                         f"{type(source).__name__}")
     names = list(source.factor_corr_.columns)
     return source.items_, source.factor_corr_.to_numpy(), names
+
+
+def _category_labels(source, item, n_categories):
+    """The observed answer of each code 0..K-1 (a fitted model's category_map_), else the code."""
+    mapping = getattr(source, "category_map_", {}).get(item, {})
+    observed = {code: value for value, code in mapping.items()}
+    return [observed.get(k, k) for k in range(n_categories)]
 
 
 def _slopes(table):
