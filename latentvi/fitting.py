@@ -102,7 +102,7 @@ def fit(model, data, objective=None, epochs=10, batch_size=128, validation_data=
     extra = [keras.callbacks.EarlyStopping(monitor, patience=positive_int(early_stopping,
                                                                           "early_stopping"),
                                            restore_best_weights=True)] if early_stopping else []
-    all_callbacks = [timer] + extra + list(callbacks or [])
+    all_callbacks = [timer, keras.callbacks.TerminateOnNaN()] + extra + list(callbacks or [])
     with strategy.scope() if strategy is not None else contextlib.nullcontext():
         trained = _replicate(model, strategy) if strategy is not None else model
         trained.objective = objective
@@ -113,9 +113,19 @@ def fit(model, data, objective=None, epochs=10, batch_size=128, validation_data=
         model.set_weights(trained.get_weights())
         model.objective = objective
     history = _history_table(keras_history.history, timer.seconds)
+    _check_finite(history)
     column = "val_bound" if "val_bound" in history else "bound"
     best = int(history.loc[history[column].idxmax(), "epoch"])
     return FitResult(history=history, best_epoch=best, model=model)
+
+
+def _check_finite(history):
+    """A NaN bound means the fit diverged: say so rather than return NaN weights silently."""
+    bad = history[~np.isfinite(history["bound"])]
+    if len(bad):
+        raise FloatingPointError(
+            f"the fit diverged: the training bound became {bad['bound'].iloc[0]} in epoch "
+            f"{int(bad['epoch'].iloc[0])}; lower the learning_rate (or check the data scale)")
 
 
 def _pipeline(model, data, mask, batch_size, name, shuffle, seed):

@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pandas as pd
+import pytest
 import tensorflow as tf
 from conftest import linear_model
 
@@ -129,3 +130,12 @@ def test_model_checkpoint_callback_writes_loadable_models(fa_data, tmp_path):
     loaded = lv.load_model(tmp_path / "epoch2.keras")
     np.testing.assert_allclose(loaded.encode(train[:5]).mean(), model.encode(train[:5]).mean(),
                                rtol=1e-6)
+
+
+def test_divergence_is_reported_not_returned(fa_data):
+    # A learning rate of 1e30 overflows float32 within a step: the fit must stop and say so
+    # instead of returning inf/NaN weights as if all were well.
+    model = linear_model(6, 2)
+    with pytest.raises(FloatingPointError, match="diverged.*learning_rate"):
+        lv.fit(model, fa_data[0][:1000], epochs=5, batch_size=100, learning_rate=1e30,
+               verbose=0)
