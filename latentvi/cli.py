@@ -11,7 +11,6 @@ A mistake in the input ends the command with exit code 2 and one line on stderr.
 
 import argparse
 import importlib.util
-import inspect
 import json
 import pathlib
 import platform
@@ -190,33 +189,31 @@ def _output_folder(out, force):
 
 
 def _fit(model, data, epochs, batch_size, quiet, what):
-    """Fits with one progress line (stderr) unless quiet; returns the wall time in seconds."""
+    """Fits with one progress bar on stderr (unless quiet); returns the wall time in seconds."""
     start = time.perf_counter()
-    if quiet:
-        model.fit(data, epochs=epochs, batch_size=batch_size, verbose=0)
-    elif "callbacks" in inspect.signature(model.fit).parameters:
-        model.fit(data, epochs=epochs, batch_size=batch_size, verbose=0,
-                  callbacks=[_progress_bar(what)])
-    else:  # a model without a callbacks hook: one status line instead of a bar per epoch
-        print(f"fitting {what} ...", file=sys.stderr, flush=True)
-        model.fit(data, epochs=epochs, batch_size=batch_size, verbose=0)
+    model.fit(data, epochs=epochs, batch_size=batch_size, verbose=0,
+              callbacks=None if quiet else [_progress(what)])
     return time.perf_counter() - start
 
 
-def _progress_bar(what, width=30):
+def _progress(what):
+    """A callback drawing one Keras progress bar over the epochs (Keras's own verbose=1 draws
+    a bar per epoch). Keras is imported here so that `latentvi --help` stays fast."""
     import keras
 
-    class EpochBar(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            total = self.params.get("epochs") or 1
-            done = int(width * (epoch + 1) / total)
-            bound = (logs or {}).get("bound", float("nan"))
-            print(f"\rfitting {what} [{'#' * done}{'.' * (width - done)}] {epoch + 1}/{total} "
-                  f"bound {bound:.4f}", end="", file=sys.stderr, flush=True)
-            if epoch + 1 == total:
-                print(file=sys.stderr)
+    class EpochProgress(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            print(f"fitting {what}", file=sys.stderr, flush=True)
+            # Redrawn in place on a terminal; in a log file only the start line is written.
+            self.bar = (keras.utils.Progbar(self.params.get("epochs"), unit_name="epoch",
+                                            interval=0.25) if sys.stderr.isatty() else None)
 
-    return EpochBar()
+        def on_epoch_end(self, epoch, logs=None):
+            if self.bar is not None:
+                self.bar.update(epoch + 1, values=[("bound", (logs or {}).get("bound", 0.0))],
+                                finalize=epoch + 1 == self.params.get("epochs"))
+
+    return EpochProgress()
 
 
 def fit_summary(model, criteria, data, args, seconds):

@@ -68,7 +68,7 @@ class ItemFactorModel:
         self.equal_slopes = equal_slopes
 
     # -- fitting ----------------------------------------------------------------------------
-    def fit(self, data, epochs=None, batch_size=None, verbose=1):
+    def fit(self, data, epochs=None, batch_size=None, verbose=1, callbacks=None):
         """Fits the model to a persons x items DataFrame; returns self.
 
         Persons who answered no item carry no information and are dropped with a warning.
@@ -78,6 +78,7 @@ class ItemFactorModel:
           epochs: passes over the data (None: chosen from the number of persons).
           batch_size: persons per step (None: chosen from the number of persons).
           verbose: 0 silent, 1 progress bar, 2 one line per epoch.
+          callbacks: Keras callbacks passed to `latentvi.fit` (e.g. a progress display).
         """
         self._check_settings()
         responses = encode_responses(data, self.item_type)
@@ -91,7 +92,7 @@ class ItemFactorModel:
         self.iw_samples_ = (training.iw_samples(*responses.codes.shape)
                             if self.iw_samples is None else self.iw_samples)
         result = training.run(self.model_, responses, settings, self.iw_samples_, self.seed,
-                              verbose)
+                              verbose, callbacks)
         self.history_ = result.history
         self.category_map_ = responses.category_map
         self.n_persons_ = len(responses.codes)

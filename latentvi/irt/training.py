@@ -80,14 +80,15 @@ def build_model(n_categories, n_factors, pattern, equal_slopes, correlated, seed
     return model
 
 
-def run(model, responses, settings, iw_samples, seed, verbose):
+def run(model, responses, settings, iw_samples, seed, verbose, callbacks=None):
     """Fits `model` to the coded responses; returns latentvi's `FitResult`."""
     steps = settings.epochs * math.ceil(len(responses.codes) / settings.batch_size)
     schedule = keras.optimizers.schedules.CosineDecay(LEARNING_RATE, steps, alpha=FINAL_FRACTION)
     return fit(model, responses.codes, mask=responses.mask,
                objective=IWAE(k=iw_samples, gradient="dreg"), epochs=settings.epochs,
                batch_size=settings.batch_size, optimizer=keras.optimizers.Adam(schedule),
-               seed=seed, verbose=verbose, jit_compile=responses.codes.size >= JIT_MIN_CELLS)
+               seed=seed, verbose=verbose, callbacks=callbacks,
+               jit_compile=responses.codes.size >= JIT_MIN_CELLS)
 
 
 def iw_samples(n_persons, n_items):
