@@ -1,6 +1,6 @@
 """How an ItemFactorModel is built and fitted: the network, the bound and the default schedule.
 
-Defaults (chosen on LSAT7 and simulated 2PL / graded data; see docs/psychometrics-model.md):
+Defaults (chosen on LSAT7 and simulated 2PL / graded data; see docs/psychometrics.md):
 - encoder: one hidden layer of 64 tanh units on [x * mask, mask]; q(z | x) Gaussian with a full
   covariance when D > 1 (posterior correlations between factors are real in IRT);
 - bound: IWAE with k = iw_samples, doubly reparameterized gradients for the encoder (their
