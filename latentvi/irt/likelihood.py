@@ -107,6 +107,27 @@ class ItemResponse(_Likelihood):
             name="raw_steps")
         self.built = True
 
+    def start_from(self, codes, mask):
+        """Sets the intercepts to the logits of the observed cumulative proportions.
+
+        With slopes near their start, P(x_j >= k) is then right on average from the first step.
+        Starting every intercept at one value instead leaves a slow joint mode (all intercepts
+        against the encoder's mean) that the cosine-decayed optimizer did not finish: on 10,000 x
+        100 x 5 factors every intercept ended 0.32 too high.
+        """
+        observed = np.asarray(mask, bool)
+        starts = np.zeros((len(self.n_categories), max(self.max_categories - 1, 1)))
+        for item, categories in enumerate(self.n_categories):
+            answers = np.asarray(codes)[observed[:, item], item]
+            for k in range(1, categories):
+                share = np.clip(np.mean(answers >= k) if answers.size else 0.5, 0.01, 0.99)
+                starts[item, k - 1] = np.log(share / (1 - share))
+        gaps = np.maximum(-np.diff(starts, axis=1), 0.1)  # keep the intercepts decreasing
+        self.first_intercept.assign(starts[:, 0].astype(np.float32))
+        if self.raw_steps.shape[1]:
+            self.raw_steps.assign(np.log(np.expm1(gaps[:, :self.raw_steps.shape[1]]))
+                                  .astype(np.float32))
+
     @property
     def intercepts(self):
         """d [J, Kmax-1], decreasing along each row; entries past K_j-1 are meaningless."""

@@ -89,6 +89,7 @@ class ItemFactorModel:
         self.model_ = training.build_model(
             responses.n_categories, positive_int(self.n_factors, "n_factors"), pattern,
             self.equal_slopes, self._learns_correlations(pattern), self.seed)
+        self.model_.likelihood.start_from(responses.codes, responses.mask)
         self.iw_samples_ = (training.iw_samples(*responses.codes.shape)
                             if self.iw_samples is None else self.iw_samples)
         result = training.run(self.model_, responses, settings, self.iw_samples_, self.seed,
@@ -150,8 +151,11 @@ class ItemFactorModel:
                                           self.equal_slopes, self._learns_correlations(pattern))
 
     # -- results ----------------------------------------------------------------------------
-    def score(self, data, method="eap", num_samples=5000):
+    def score(self, data, method="eap", num_samples=1000):
         """Person scores: EAP and posterior SD of each factor, by importance sampling from q.
+
+        With q close to the posterior, the Monte Carlo error of an EAP is about its posterior SD
+        / sqrt(num_samples): 3% of the reported SE at the default 1,000 samples.
 
         Returns:
           DataFrame indexed like `data`: F1..FD (or the pattern's factor names), se_F1..se_FD.
