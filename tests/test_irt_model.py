@@ -111,7 +111,12 @@ def test_history_is_the_fit_table_and_the_bound_rises(confirmatory):
     history = confirmatory.history_
     assert isinstance(history, pd.DataFrame)
     assert {"epoch", "bound", "seconds"} <= set(history.columns)
-    assert history["bound"].iloc[-5:].mean() > history["bound"].iloc[:5].mean() + 0.5
+    # Intercepts start at the observed logits, so the rise comes from slopes and encoder:
+    # measured ~0.2 nats/person from the first epoch, against an epoch-to-epoch spread of ~0.002
+    # at the end; 0.1 and 0.02 leave room for other seeds while catching a fit that stalls.
+    last = history["bound"].iloc[-5:]
+    assert last.mean() > history["bound"].iloc[0] + 0.1
+    assert last.std() < 0.02
 
 
 def test_equal_slopes_model_has_one_slope():

@@ -54,11 +54,11 @@ def test_scores_are_indexed_like_the_data(fitted, scores):
 def test_eap_and_sd_match_quadrature_for_the_fitted_items(fitted, scores):
     model, data, _ = fitted
     mean, sd, _ = quadrature_posterior(model.items_, data)
-    # 5,000 self-normalized importance samples (effective size ~1,000-2,000): Monte Carlo SE
-    # ~0.01 per person, so RMS error ~0.01 and the worst of 2,000 persons ~4 SE.
-    assert np.sqrt(np.mean((scores["F1"] - mean) ** 2)) < 0.02
-    assert np.max(np.abs(scores["F1"] - mean)) < 0.06
-    assert np.sqrt(np.mean((scores["se_F1"] - sd) ** 2)) < 0.02
+    # The default 1,000 self-normalized importance samples (effective size ~200-400): Monte
+    # Carlo SE ~0.02 per person, so RMS error ~0.02 and the worst of 2,000 persons ~4.5 SE.
+    assert np.sqrt(np.mean((scores["F1"] - mean) ** 2)) < 0.035
+    assert np.max(np.abs(scores["F1"] - mean)) < 0.1
+    assert np.sqrt(np.mean((scores["se_F1"] - sd) ** 2)) < 0.035
 
 
 def test_eap_tracks_true_theta_as_the_reliability_says(fitted, scores):
