@@ -4,6 +4,10 @@ Factor analysis: z ~ N(0, I_d), x | z ~ N(W z + b, diag(psi)), so x ~ N(b, W W^T
 and q(z | x) = N(M (x - b), S) with S = (I + W^T Psi^-1 W)^-1, M = S W^T Psi^-1 is exact.
 """
 
+# isort: off
+import latentvi as lv  # first: it imports TensorFlow without its C++ start-up log lines
+# isort: on
+
 import pathlib
 
 import keras
@@ -11,9 +15,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from scipy import stats
-
-import latentvi  # noqa: F401  (quiet TensorFlow import first)
-import latentvi as lv
 
 # MirroredStrategy tests need two logical CPUs, which can only be set before TF initializes.
 _cpus = tf.config.list_physical_devices("CPU")

@@ -2,4 +2,5 @@
 
 from latentvi.datasets.lsat7 import load_lsat7
 from latentvi.datasets.mnist import load_mnist
-__all__ = ["load_mnist", "load_lsat7"]
+
+__all__ = ["load_lsat7", "load_mnist"]
