@@ -128,68 +128,82 @@ def rotate(loadings, method="oblimin", normalize=True, gamma=0.0, delta=0.01, ma
     if weights is not None:
         weights[weights == 0] = np.finfo(float).eps
         slopes = slopes / weights
-    search = _oblique_search if oblique else _orthogonal_search
+    geometry = _Oblique if oblique else _Orthogonal
     rng = np.random.default_rng(0 if seed is None else seed)
     starts = [np.eye(n_factors)]
     if method == "geomin":
         starts += [random_orthogonal(n_factors, rng) for _ in range(_GEOMIN_STARTS - 1)]
-    runs = [search(slopes, start, criterion, args, max_iter, tol) for start in starts]
+    runs = [_search(slopes, start, criterion, args, max_iter, tol, geometry) for start in starts]
     rotated, rotation, _, converged = _best_run(runs)
     if weights is not None:
         rotated = rotated * weights
     return _reflect(rotated, rotation, oblique, converged)
 
 
-def _oblique_search(slopes, rotation, criterion, args, max_iter, tol):
-    """GPFoblq: minimizes Q(A inv(T)^T) over T with unit-length columns."""
-    rotated = slopes @ np.linalg.inv(rotation).T
+class _Oblique:
+    """GPFoblq's geometry: L = A inv(T)^T over T with unit-length columns."""
+
+    @staticmethod
+    def rotate(slopes, rotation):
+        return slopes @ np.linalg.inv(rotation).T
+
+    @staticmethod
+    def gradient(slopes, rotated, grad_l, rotation):
+        return -(rotated.T @ grad_l @ np.linalg.inv(rotation)).T
+
+    @staticmethod
+    def project(rotation, gradient):
+        return gradient - rotation * np.sum(rotation * gradient, axis=0, keepdims=True)
+
+    @staticmethod
+    def retract(candidate):
+        return candidate / np.sqrt(np.sum(candidate**2, axis=0, keepdims=True))
+
+
+class _Orthogonal:
+    """GPForth's geometry: L = A T over orthogonal T."""
+
+    @staticmethod
+    def rotate(slopes, rotation):
+        return slopes @ rotation
+
+    @staticmethod
+    def gradient(slopes, rotated, grad_l, rotation):
+        return slopes.T @ grad_l
+
+    @staticmethod
+    def project(rotation, gradient):
+        inner = rotation.T @ gradient
+        return gradient - rotation @ ((inner + inner.T) / 2.0)
+
+    @staticmethod
+    def retract(candidate):
+        u, _, vt = np.linalg.svd(candidate)
+        return u @ vt
+
+
+def _search(slopes, rotation, criterion, args, max_iter, tol, geometry):
+    """Gradient projection (GPFoblq / GPForth): minimizes Q(L(T)) with a backtracking step."""
+    rotated = geometry.rotate(slopes, rotation)
     value, grad_l = criterion(rotated, *args)
-    gradient = -(rotated.T @ grad_l @ np.linalg.inv(rotation)).T
+    gradient = geometry.gradient(slopes, rotated, grad_l, rotation)
     step, converged = 1.0, False
     for _ in range(max_iter + 1):
-        projected = gradient - rotation * np.sum(rotation * gradient, axis=0, keepdims=True)
+        projected = geometry.project(rotation, gradient)
         size = np.linalg.norm(projected)
         if size < tol:
             converged = True
             break
         step *= 2.0
         for _ in range(11):
-            candidate = rotation - step * projected
-            candidate = candidate / np.sqrt(np.sum(candidate**2, axis=0, keepdims=True))
-            new_rotated = slopes @ np.linalg.inv(candidate).T
+            candidate = geometry.retract(rotation - step * projected)
+            new_rotated = geometry.rotate(slopes, candidate)
             new_value, new_grad_l = criterion(new_rotated, *args)
             if value - new_value > 0.5 * size**2 * step:
                 break
             step /= 2.0
         rotation, rotated, value = candidate, new_rotated, new_value
-        gradient = -(rotated.T @ new_grad_l @ np.linalg.inv(rotation)).T
-    return rotated, rotation, value, converged
-
-
-def _orthogonal_search(slopes, rotation, criterion, args, max_iter, tol):
-    """GPForth: minimizes Q(A T) over orthogonal T."""
-    rotated = slopes @ rotation
-    value, grad_l = criterion(rotated, *args)
-    gradient = slopes.T @ grad_l
-    step, converged = 1.0, False
-    for _ in range(max_iter + 1):
-        inner = rotation.T @ gradient
-        projected = gradient - rotation @ ((inner + inner.T) / 2.0)
-        size = np.linalg.norm(projected)
-        if size < tol:
-            converged = True
-            break
-        step *= 2.0
-        for _ in range(11):
-            u, _, vt = np.linalg.svd(rotation - step * projected)
-            candidate = u @ vt
-            new_rotated = slopes @ candidate
-            new_value, new_grad_l = criterion(new_rotated, *args)
-            if new_value < value - 0.5 * size**2 * step:
-                break
-            step /= 2.0
-        rotation, rotated, value = candidate, new_rotated, new_value
-        gradient = slopes.T @ new_grad_l
+        gradient = geometry.gradient(slopes, rotated, new_grad_l, rotation)
     return rotated, rotation, value, converged
 
 
