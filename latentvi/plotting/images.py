@@ -175,8 +175,7 @@ def posterior_means(model, x, batch_size=1000):
 
 def decoded_means(model, z, batch_size=1000):
     """E[x | z] (e.g. Bernoulli probabilities) for latent vectors z [n, latent_dim]."""
-    import tensorflow as tf  # decode() needs a tensor: it reads z.shape.rank
-    z = tf.convert_to_tensor(np.asarray(z, np.float32))
+    z = np.asarray(z, np.float32)
     parts = [model.decode(z[i:i + batch_size]).mean().numpy()
              for i in range(0, len(z), int(batch_size))]
     return np.concatenate(parts)
