@@ -15,13 +15,13 @@ import tensorflow as tf
 
 from latentvi._checks import positive_int
 from latentvi.inputs import make_dataset, prepare
-from latentvi.model import LatentModel, unpack
+from latentvi.model import check_model, unpack
 from latentvi.objectives import ELBO, IWAE
 
 __all__ = ["evaluate", "log_marginal_likelihood"]
 
 # Cells (rows x samples x row cells) a chunk may hold: ~64 MB of float32 per decoded tensor.
-_CHUNK_CELLS = 2**24
+CHUNK_CELLS = 2**24
 
 
 def log_marginal_likelihood(model, x, num_samples=5000, batch_size=100, mask=None, seed=None,
@@ -40,12 +40,12 @@ def log_marginal_likelihood(model, x, num_samples=5000, batch_size=100, mask=Non
     Returns:
       float64 array [n]: log p(x) for each row (observed cells only).
     """
-    _check_model(model)
+    check_model(model)
     num_samples = positive_int(num_samples, "num_samples")
     batch_size = positive_int(batch_size, "batch_size")
     cells = math.prod(model.data_shape or model.build_for_shape())
     if chunk_size is None:
-        chunk_size = max(1, min(num_samples, _CHUNK_CELLS // max(1, batch_size * cells)))
+        chunk_size = max(1, min(num_samples, CHUNK_CELLS // max(1, batch_size * cells)))
     chunk_size = positive_int(chunk_size, "chunk_size")
     chunk_objective = IWAE(k=chunk_size)
     seed = int(np.random.default_rng().integers(2**31)) if seed is None else int(seed)
@@ -75,7 +75,7 @@ def evaluate(model, x, objective=None, batch_size=256, mask=None, seed=None, per
       objective: `ELBO()` (default) or `IWAE(k)`.
       per_row: return every row's bound, reconstruction and kl instead of their means.
     """
-    _check_model(model)
+    check_model(model)
     objective = objective or ELBO()
     seed = 0 if seed is None else int(seed)
 
@@ -92,11 +92,6 @@ def evaluate(model, x, objective=None, batch_size=256, mask=None, seed=None, per
     if isinstance(x, pd.DataFrame):
         table.index = x.index
     return table if per_row else table.mean()
-
-
-def _check_model(model):
-    if not isinstance(model, LatentModel):
-        raise TypeError(f"model must be a latentvi.LatentModel, got {type(model).__name__}")
 
 
 def _batches(model, x, mask, batch_size):

@@ -15,7 +15,7 @@ import pandas as pd
 
 from latentvi._checks import non_negative_int, positive_int
 from latentvi.inputs import make_dataset, prepare
-from latentvi.model import LatentModel
+from latentvi.model import LatentModel, check_model
 from latentvi.objectives import ELBO
 
 __all__ = ["FitResult", "fit"]
@@ -86,8 +86,7 @@ def fit(model, data, objective=None, epochs=10, batch_size=128, validation_data=
     Raises:
       TypeError, ValueError: for data or arguments that do not fit the model, naming them.
     """
-    if not isinstance(model, LatentModel):
-        raise TypeError(f"model must be a latentvi.LatentModel, got {type(model).__name__}")
+    check_model(model)
     epochs = positive_int(epochs, "epochs")
     if seed is not None:
         seed = non_negative_int(seed, "seed")

@@ -213,6 +213,12 @@ def load_model(filepath):
     return model
 
 
+def check_model(model):
+    """Raises TypeError unless `model` is a LatentModel (for functions that take one)."""
+    if not isinstance(model, LatentModel):
+        raise TypeError(f"model must be a latentvi.LatentModel, got {type(model).__name__}")
+
+
 def _check_part(part, kind, name, example):
     if not isinstance(part, kind):
         raise TypeError(f"{name} must be a latentvi {kind.__name__.strip('_').lower()} "

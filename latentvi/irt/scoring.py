@@ -20,12 +20,9 @@ References:
 import numpy as np
 import tensorflow as tf
 
-from latentvi.evaluation import log_marginal_likelihood
+from latentvi.evaluation import CHUNK_CELLS, log_marginal_likelihood
 
 __all__ = ["eap", "log_likelihood", "unique_patterns"]
-
-# Samples x persons x items x categories held at once (~64 MB of float32).
-_CHUNK_CELLS = 2**24
 
 
 def unique_patterns(codes, mask):
@@ -40,7 +37,7 @@ def eap(model, codes, mask, transform, num_samples=5000, seed=None):
     patterns, pattern_mask, inverse = unique_patterns(codes, mask)
     transform = tf.constant(transform, tf.float32)
     cells = num_samples * codes.shape[1] * max(model.likelihood.max_categories, 2)
-    rows = max(1, _CHUNK_CELLS // cells)
+    rows = max(1, CHUNK_CELLS // cells)
     seed = 0 if seed is None else int(seed)
     moments = _moments_function(model, num_samples)
     locs, scales = [], []
