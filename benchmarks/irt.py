@@ -126,13 +126,15 @@ def accuracy(result, truth, n_factors):
 
 
 def run_cell(library, n_persons, n_factors, seed):
+    load_average = os.getloadavg()[0]
     data, truth = simulate_cell(n_persons, n_factors, seed)
     fitter = fit_latentvi if library == "latentvi" else fit_deepirtools
     result = fitter(data, truth, n_factors, seed)
     record = {"library": library, "n_persons": n_persons, "n_factors": n_factors,
               "n_items": n_items_for(n_factors), "seed": seed,
               "fit_seconds": round(result["fit_seconds"], 2),
-              "score_seconds": round(result["score_seconds"], 2)}
+              "score_seconds": round(result["score_seconds"], 2),
+              "load_average": round(load_average, 2)}
     record.update({k: result[k] for k in ("epochs", "iterations", "iw_samples") if k in result})
     record.update({k: round(v, 4) for k, v in accuracy(result, truth, n_factors).items()})
     return record
@@ -147,7 +149,8 @@ def load(path):
 def machine():
     return {"platform": platform.platform(), "python": platform.python_version(),
             "cpu_count": os.cpu_count(),
-            "note": "2-core CPU shared with other jobs running at the same time"}
+            "note": "cells run one after another, with no other work on the machine; each "
+                    "cell records the 1-minute load average when it started"}
 
 
 def versions():

@@ -226,8 +226,7 @@ def fit_summary(model, criteria, data, args, seconds):
         "final_bound": float(model.history_["bound"].iloc[-1]),
         "settings": {"data": str(args.data), "factors": args.factors, "items": args.items,
                      "rotation": args.rotation, "pattern": str(args.pattern or ""),
-                     "epochs": args.epochs, "batch_size": args.batch_size,
-                     "iw_samples": getattr(model, "iw_samples_", args.iw_samples),
+                     **model.settings_,
                      "loglik_samples": args.loglik_samples,
                      "seed": args.seed},
         "category_map": {str(item): {str(value): int(code) for value, code in mapping.items()}

@@ -73,7 +73,23 @@ class _Likelihood(keras.layers.Layer):
 
 
 def _zeros(distribution):
-    return tf.zeros(distribution.batch_shape_tensor(), distribution.dtype)
+    # A scalar broadcasts in tfd.Masked's tf.where(mask, x, safe value), so x keeps the data's
+    # shape [n, J] instead of becoming [k, n, J]: a graded item's log_prob gathers by x, and a
+    # gather over every draw made graded models 3x slower per cell than binary ones.
+    return tf.zeros([], distribution.dtype)
+
+
+class BernoulliCells(tfd.Bernoulli):
+    """`tfd.Bernoulli` with log p(x) = x l - softplus(l) for logits l.
+
+    The same value as TFP's (x in [0, 1]), in 3 elementwise kernels rather than about 10 (TFP
+    broadcasts both arguments and builds a sigmoid cross-entropy): this log-probability is the
+    bulk of every training step of a binary model.
+    """
+
+    def _log_prob(self, event):
+        logits = self._logits_parameter_no_checks()
+        return tf.cast(event, logits.dtype) * logits - tf.math.softplus(logits)
 
 
 @keras.saving.register_keras_serializable("latentvi.likelihoods")
@@ -81,7 +97,7 @@ class Bernoulli(_Likelihood):
     """Binary cells: the decoder outputs logits; x is 0/1 (or in [0, 1] for grey-level images)."""
 
     def elementwise(self, logits):
-        return tfd.Bernoulli(logits=logits, dtype=tf.float32)
+        return BernoulliCells(logits=logits, dtype=tf.float32)
 
 
 @keras.saving.register_keras_serializable("latentvi.likelihoods")

@@ -152,36 +152,18 @@ class LatentModel(keras.Model):
 
     def train_step(self, data):
         x, mask = unpack(data)
+        terms, grads = self.objective.gradients(self, x, mask=mask, seed=self.next_seed(),
+                                                training=True)
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        split = self.objective.splits_gradients
-        with tf.GradientTape(persistent=split) as tape:
-            terms, posterior_loss, generative_loss = self.objective.surrogates(
-                self, x, mask=mask, seed=self.next_seed(), training=True)
-            penalty = sum(self.losses) if self.losses else 0.0
-            posterior_loss = (posterior_loss + penalty) / replicas
-            generative_loss = (generative_loss + penalty) / replicas
-        variables = self.trainable_variables
-        if split:
-            grads = self._split_gradients(tape, posterior_loss, generative_loss, variables)
-            del tape
-        else:
-            grads = tape.gradient(posterior_loss, variables)
-        self.optimizer.apply(grads, variables)
+        if replicas > 1:  # each replica's gradient is summed across replicas
+            grads = [None if g is None else g / replicas for g in grads]
+        self.optimizer.apply(grads, self.trainable_variables)
         return self._update_trackers(terms)
 
     def test_step(self, data):
         x, mask = unpack(data)
         terms = self.objective(self, x, mask=mask, seed=self.next_seed(), training=False)
         return self._update_trackers(terms)
-
-    def _split_gradients(self, tape, posterior_loss, generative_loss, variables):
-        """Posterior weights follow posterior_loss, all others generative_loss (same order)."""
-        posterior_ids = {id(v) for v in self.posterior.trainable_variables}
-        groups = ([v for v in variables if id(v) in posterior_ids],
-                  [v for v in variables if id(v) not in posterior_ids])
-        grads = tape.gradient(posterior_loss, groups[0]) + tape.gradient(generative_loss, groups[1])
-        by_id = {id(v): g for v, g in zip(groups[0] + groups[1], grads)}
-        return [by_id[id(v)] for v in variables]
 
     def _update_trackers(self, terms):
         bound = tf.reduce_mean(terms.bound)

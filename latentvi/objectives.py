@@ -34,23 +34,32 @@ class Terms(NamedTuple):
 
 
 class _Objective:
-    """Base: `__call__` gives the per-row terms; `surrogates` gives the losses to differentiate."""
-
-    splits_gradients = False
+    """Base: `__call__` gives the per-row terms; `gradients` gives the training gradient."""
 
     def __call__(self, model, x, mask=None, seed=None, training=False):
         raise NotImplementedError
 
-    def surrogates(self, model, x, mask=None, seed=None, training=False):
-        """(terms, posterior_loss, generative_loss): scalar losses whose gradients with respect
-        to the posterior's and the other parts' weights estimate minus the bound's gradient."""
+    def loss(self, model, x, mask=None, seed=None, training=False):
+        """(terms, scalar loss) whose gradient estimates minus the bound's gradient."""
         terms = self(model, x, mask=mask, seed=seed, training=training)
-        loss = -tf.reduce_mean(terms.bound)
-        return terms, loss, loss
+        return terms, -tf.reduce_mean(terms.bound)
+
+    def gradients(self, model, x, mask=None, seed=None, training=False):
+        """(terms, gradients of the loss plus the model's penalties) for
+        `model.trainable_variables`, in that order."""
+        with tf.GradientTape() as tape:
+            terms, loss = self.loss(model, x, mask=mask, seed=seed, training=training)
+            loss = loss + penalty(model)
+        return terms, tape.gradient(loss, model.trainable_variables)
 
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+def penalty(model):
+    """The sum of the model's Keras losses (weight regularizers and the like), or 0."""
+    return tf.add_n(model.losses) if model.losses else tf.constant(0.0)
 
 
 @keras.saving.register_keras_serializable("latentvi.objectives")
@@ -79,10 +88,9 @@ class ELBO(_Objective):
             kl = q.log_prob(z) - prior.log_prob(z)
         return Terms(reconstruction - kl, reconstruction, kl)
 
-    def surrogates(self, model, x, mask=None, seed=None, training=False):
+    def loss(self, model, x, mask=None, seed=None, training=False):
         terms = self(model, x, mask=mask, seed=seed, training=training)
-        loss = -tf.reduce_mean(terms.reconstruction - self.beta * terms.kl)
-        return terms, loss, loss
+        return terms, -tf.reduce_mean(terms.reconstruction - self.beta * terms.kl)
 
     def get_config(self):
         return {"kl": self.kl, "beta": self.beta}
@@ -109,15 +117,16 @@ class IWAE(_Objective):
     def __init__(self, k=5, gradient="reparam"):
         self.k = positive_int(k, "k")
         self.gradient = one_of(gradient, ("reparam", "dreg"), "gradient")
-        self.splits_gradients = gradient == "dreg"
 
-    def log_weights(self, model, x, mask=None, seed=None, training=False, stop_posterior=False):
+    def log_weights(self, model, x, mask=None, seed=None, training=False):
         """log w_i = log p(x, z_i) - log q(z_i | x), [k, n]; with z_i reparameterized."""
         q = model.encode(x, mask=mask, training=training)
-        z = q.sample(self.k, seed=seed)
-        log_q = (stop_gradient(q) if stop_posterior else q).log_prob(z)
+        return self._log_weights(model, x, mask, q, q.sample(self.k, seed=seed), q, training)
+
+    def _log_weights(self, model, x, mask, q, z, density, training):
+        """(log w [k, n], log p(x | z) [k, n]) at draws z from q, with log q(z) from `density`."""
         log_likelihood = model.decode(z, mask=mask, training=training).log_prob(x)
-        log_w = model.prior.distribution().log_prob(z) + log_likelihood - log_q
+        log_w = model.prior.distribution().log_prob(z) + log_likelihood - density.log_prob(z)
         return log_w, log_likelihood
 
     def _terms(self, log_w, log_likelihood):
@@ -128,18 +137,43 @@ class IWAE(_Objective):
     def __call__(self, model, x, mask=None, seed=None, training=False):
         return self._terms(*self.log_weights(model, x, mask, seed, training))
 
-    def surrogates(self, model, x, mask=None, seed=None, training=False):
+    def gradients(self, model, x, mask=None, seed=None, training=False):
+        """With gradient='dreg', one backward pass through the likelihood serves both parts.
+
+        With normalized weights w_i (held constant) and S = -mean_n sum_i w_i log w_i, where
+        log q(z_i) is evaluated with q's parameters held constant: the gradient of S for the
+        prior's and likelihood's weights is the IWAE gradient, and dS/dz_i = -w_i d log w_i / dz_i,
+        so the encoder's DReG gradient -sum_i w_i^2 (d log w_i / dz_i)(dz_i / dphi) [3] is the
+        backward pass from z alone with output gradient w_i dS/dz_i.
+        """
         if self.gradient == "reparam":
-            return super().surrogates(model, x, mask=mask, seed=seed, training=training)
-        log_w, log_likelihood = self.log_weights(model, x, mask, seed, training,
-                                                 stop_posterior=True)
-        terms = self._terms(log_w, log_likelihood)
-        normalized = tf.stop_gradient(tf.nn.softmax(log_w, axis=0))
-        posterior_loss = -tf.reduce_mean(tf.reduce_sum(tf.square(normalized) * log_w, axis=0))
-        return terms, posterior_loss, -tf.reduce_mean(terms.bound)
+            return super().gradients(model, x, mask=mask, seed=seed, training=training)
+        encoder = model.posterior.trainable_variables
+        encoder_ids = {id(v) for v in encoder}
+        others = [v for v in model.trainable_variables if id(v) not in encoder_ids]
+        with tf.GradientTape(persistent=True) as tape:
+            q = model.encode(x, mask=mask, training=training)
+            z = q.sample(self.k, seed=seed)
+            log_w, log_likelihood = self._log_weights(model, x, mask, q, z, stop_gradient(q),
+                                                      training)
+            weights = tf.stop_gradient(tf.nn.softmax(log_w, axis=0))
+            surrogate = -tf.reduce_mean(tf.reduce_sum(weights * log_w, axis=0))
+            extra = penalty(model)
+        *other_grads, z_grad = tape.gradient(surrogate, others + [z])
+        encoder_grads = tape.gradient(z, encoder, output_gradients=z_grad * weights[..., None])
+        if model.losses:
+            encoder_grads = _add(encoder_grads, tape.gradient(extra, encoder))
+            other_grads = _add(other_grads, tape.gradient(extra, others))
+        del tape
+        by_id = {id(v): g for v, g in zip(encoder + others, encoder_grads + other_grads)}
+        return self._terms(log_w, log_likelihood), [by_id[id(v)] for v in model.trainable_variables]
 
     def get_config(self):
         return {"k": self.k, "gradient": self.gradient}
 
     def __repr__(self):
         return f"IWAE(k={self.k}, gradient={self.gradient!r})"
+
+
+def _add(grads, more):
+    return [g if m is None else m if g is None else g + m for g, m in zip(grads, more)]

@@ -6,6 +6,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from latentvi._checks import one_of, positive_int
+from latentvi.gaussian import GaussianTriL
 
 tfd = tfp.distributions
 
@@ -66,7 +67,7 @@ class GaussianPosterior(keras.layers.Layer):
         loc, raw_scale = outputs[..., :self.latent_dim], outputs[..., self.latent_dim:]
         if self.covariance == "diag":
             return tfd.MultivariateNormalDiag(loc=loc, scale_diag=_positive(raw_scale))
-        return tfd.MultivariateNormalTriL(loc=loc, scale_tril=_scale_tril(raw_scale))
+        return GaussianTriL(loc=loc, scale_tril=_scale_tril(raw_scale))
 
     def get_config(self):
         return {**super().get_config(), "encoder": keras.saving.serialize_keras_object(self.encoder),
@@ -104,4 +105,4 @@ def stop_gradient(q):
     loc = tf.stop_gradient(q.loc)
     if isinstance(q.scale, tf.linalg.LinearOperatorDiag):
         return tfd.MultivariateNormalDiag(loc=loc, scale_diag=tf.stop_gradient(q.scale.diag))
-    return tfd.MultivariateNormalTriL(loc=loc, scale_tril=tf.stop_gradient(q.scale.to_dense()))
+    return GaussianTriL(loc=loc, scale_tril=tf.stop_gradient(q.scale.to_dense()))

@@ -9,6 +9,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from latentvi._checks import positive_int
+from latentvi.gaussian import GaussianTriL
 
 tfd = tfp.distributions
 tfb = tfp.bijectors
@@ -110,7 +111,7 @@ class CorrelatedNormal(_Prior):
         return tf.linalg.matmul(self.scale_tril, self.scale_tril, transpose_b=True)
 
     def distribution(self):
-        return tfd.MultivariateNormalTriL(loc=tf.zeros([self.latent_dim]), scale_tril=self.scale_tril)
+        return GaussianTriL(loc=tf.zeros([self.latent_dim]), scale_tril=self.scale_tril)
 
     def get_config(self):
         # The learned value travels with the weights; the config only rebuilds the layer.

@@ -61,6 +61,10 @@ def test_fit_writes_files_that_match_the_model(cli_fit, responses_csv):
     assert summary["AIC"] == pytest.approx(-2 * summary["loglik"] + 24, rel=1e-12)
     assert summary["BIC"] == pytest.approx(-2 * summary["loglik"] + 12 * np.log(300), rel=1e-12)
     assert summary["settings"]["factors"] == 1 and summary["versions"]["latentvi"]
+    # The settings the fit used, defaults resolved: 300 persons / 8 -> batches of 32; 6 items
+    # -> k = 1000 // 6 = 166, clipped to 50.
+    assert summary["settings"]["epochs"] == 5 and summary["settings"]["batch_size"] == 32
+    assert summary["settings"]["iw_samples"] == 50 == model.iw_samples_
     items = pd.read_csv(out / "items.csv", index_col=0)
     # float32 parameters are written with float32's ~7 significant digits.
     np.testing.assert_allclose(items.to_numpy(), model.items_.to_numpy(), rtol=1e-6)

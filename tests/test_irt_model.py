@@ -145,3 +145,34 @@ def test_bad_settings_raise_naming_them(settings, message):
 def test_results_need_a_fit():
     with pytest.raises(RuntimeError, match="not fitted"):
         irt.ItemFactorModel().score(pd.DataFrame({"a": [0, 1]}))
+
+
+@pytest.mark.parametrize("fixture", ["confirmatory", "graded"])
+def test_saved_model_loads_with_the_same_results(fixture, request, tmp_path):
+    # A confirmatory model (pattern, correlations) and a mixed-type one (item_type dict, graded
+    # category map): every fitted table comes back exactly, and the network gives the same
+    # scores (same weights, same seeded draws) to float32 round-off.
+    model = request.getfixturevalue(fixture)
+    model = model[0] if isinstance(model, tuple) else model
+    path = tmp_path / "model.lvirt"
+    model.save(path)
+    loaded = irt.load(path)
+    for name in ("items_", "factor_corr_", "history_"):
+        pd.testing.assert_frame_equal(getattr(loaded, name), getattr(model, name))
+    assert loaded.category_map_ == model.category_map_
+    assert loaded.item_types_ == model.item_types_ and loaded.item_type == model.item_type
+    assert (loaded.n_parameters_, loaded.settings_) == (model.n_parameters_, model.settings_)
+    data = pd.DataFrame({item: [min(codes), max(codes), min(codes)]
+                         for item, codes in model.category_map_.items()})
+    np.testing.assert_allclose(loaded.score(data), model.score(data), rtol=1e-5, atol=1e-6)
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        model.save(path)
+
+
+def test_loading_a_file_that_is_not_a_saved_model_says_so(tmp_path):
+    path = tmp_path / "answers.csv"
+    path.write_text("a,b\n0,1\n")
+    with pytest.raises(ValueError, match="not a file written by ItemFactorModel.save"):
+        irt.load(path)
+    with pytest.raises(FileNotFoundError, match="no saved model"):
+        irt.load(tmp_path / "missing.lvirt")

@@ -3,6 +3,7 @@
     >>> from latentvi import irt
     >>> m = irt.ItemFactorModel(n_factors=1, item_type='binary').fit(df)
     >>> m.items_, m.score(df), m.log_likelihood(df)
+    >>> m.save('survey.lvirt'); m = irt.load('survey.lvirt')
 """
 
 from latentvi.irt.information import item_information, test_information
@@ -10,6 +11,7 @@ from latentvi.irt.likelihood import ItemResponse, ItemSlopes
 from latentvi.irt.model import ItemFactorModel
 from latentvi.irt.responses import Responses, apply_category_map, encode_responses
 from latentvi.irt.rotation import Rotation, rotate
+from latentvi.irt.saving import load
 from latentvi.irt.simulate import simulate
 
 __all__ = [
@@ -21,6 +23,7 @@ __all__ = [
     "apply_category_map",
     "encode_responses",
     "item_information",
+    "load",
     "rotate",
     "simulate",
     "test_information",

@@ -9,7 +9,7 @@ item (2PL) has P(x_j = 1 | z) = sigmoid(eta_j + d_j); a graded item with K_j ord
 so a binary item is the graded item with K_j = 2 and one model holds mixed item types. Items
 with fewer categories than the largest K are padded with cutpoints far in the tail, so the
 padded categories have probability exp(-1e4) = 0 and never receive a gradient. Binary-only
-models use `tfd.Bernoulli`; others use `GradedCells`, whose log_prob evaluates only the observed
+models use `BernoulliCells`; others use `GradedCells`, whose log_prob evaluates only the observed
 category (one interval of the cumulative logits), not all K of them.
 
 References:
@@ -24,7 +24,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from latentvi._checks import positive_int
-from latentvi.likelihoods import _Likelihood
+from latentvi.likelihoods import BernoulliCells, _Likelihood
 
 tfd = tfp.distributions
 
@@ -138,22 +138,21 @@ class ItemResponse(_Likelihood):
 
     def elementwise(self, eta):
         if self.max_categories == 2:
-            return tfd.Bernoulli(logits=eta + self.intercepts[:, 0], dtype=tf.float32)
-        return GradedCells(self.cumulative_logits(eta))
+            return BernoulliCells(logits=eta + self.intercepts[:, 0], dtype=tf.float32)
+        return GradedCells(eta, self.cumulative_offsets())
 
     def category_log_probs(self, eta):
         """log P(x_j = k | eta_j) for every k, [..., J, Kmax] (for plots and checks)."""
-        logits = self.cumulative_logits(eta)
+        logits = eta[..., tf.newaxis] + self.cumulative_offsets()
         return _interval_log_prob(logits[..., :-1], logits[..., 1:])
 
-    def cumulative_logits(self, eta):
-        """l_0..l_Kmax, [..., J, Kmax+1]: +1e4, eta + d_j1, ..., eta + d_j(K_j-1), then the
-        padding -1e4, -1e4 - 1, ...; strictly decreasing in k for every item."""
+    def cumulative_offsets(self):
+        """c [J, Kmax+1] with P(x_j >= k | eta_j) = sigmoid(eta_j + c_jk): +1e4, d_j1, ...,
+        d_j(K_j-1), then the padding -1e4, -1e4 - 1, ...; strictly decreasing along each row."""
         valid, padding = self._padding()
-        inner = tf.where(valid, eta[..., tf.newaxis] + self.intercepts, padding)
-        top = tf.fill(tf.shape(inner[..., :1]), _FAR)
-        bottom = tf.broadcast_to(self._bottom(), tf.shape(inner[..., :1]))
-        return tf.concat([top, inner, bottom], -1)
+        inner = tf.where(valid, self.intercepts, padding)
+        top = tf.fill([len(self.n_categories), 1], _FAR)
+        return tf.concat([top, inner, self._bottom()], -1)
 
     def _padding(self):
         """Which cutpoints k = 1..Kmax-1 each item has, and far-tail stand-ins for the rest."""
@@ -181,22 +180,26 @@ def _interval_log_prob(upper, lower):
 
 
 class GradedCells(tfd.Distribution):
-    """Ordered categories 0..K-1 given cumulative logits l_0 > ... > l_K ([..., K+1]).
+    """Ordered categories 0..K_j-1 of items j given the linear predictor eta [..., J] and each
+    item's cumulative offsets c [J, K+1] (`ItemResponse.cumulative_offsets`): P(x_j >= k) =
+    sigmoid(eta_j + c_jk).
 
-    P(x >= k) = sigmoid(l_k). `log_prob` evaluates only the observed category's interval
-    (K times cheaper than normalizing all K categories, as tfd.OrderedLogistic does).
+    `log_prob` gathers the two offsets that bound the observed category of each cell, so it costs
+    the same for any number of categories (tfd.OrderedLogistic normalizes all K of them).
     """
 
-    def __init__(self, cumulative_logits, name="GradedCells"):
+    def __init__(self, eta, offsets, name="GradedCells"):
         parameters = dict(locals())
-        self._logits = tf.convert_to_tensor(cumulative_logits, tf.float32)
+        self._eta = tf.convert_to_tensor(eta, tf.float32)
+        self._offsets = tf.convert_to_tensor(offsets, tf.float32)
         super().__init__(dtype=tf.float32, reparameterization_type=tfd.NOT_REPARAMETERIZED,
                          validate_args=False, allow_nan_stats=True, parameters=parameters,
                          name=name)
 
     @classmethod
     def _parameter_properties(cls, dtype, num_classes=None):
-        return {"cumulative_logits": tfp.util.ParameterProperties(event_ndims=1)}
+        return {"eta": tfp.util.ParameterProperties(),
+                "offsets": tfp.util.ParameterProperties(event_ndims=1)}
 
     def _event_shape(self):
         return tf.TensorShape([])
@@ -205,20 +208,25 @@ class GradedCells(tfd.Distribution):
         return tf.constant([], tf.int32)
 
     def _batch_shape(self):
-        return self._logits.shape[:-1]
+        return self._eta.shape
 
     def _batch_shape_tensor(self):
-        return tf.shape(self._logits)[:-1]
+        return tf.shape(self._eta)
 
     def _log_prob(self, x):
-        x = tf.broadcast_to(tf.cast(x, tf.int32), self._batch_shape_tensor())
-        width = tf.shape(self._logits)[-1]
-        upper = tf.reduce_sum(tf.one_hot(x, width) * self._logits, -1)
-        lower = tf.reduce_sum(tf.one_hot(x + 1, width) * self._logits, -1)
-        return _interval_log_prob(upper, lower)
+        x = tf.cast(x, tf.int32)
+        width = tf.shape(self._offsets)[-1]
+        first = tf.range(tf.shape(self._offsets)[0]) * width  # flat index of c_j0
+        flat = tf.reshape(self._offsets, [-1])
+        upper, lower = tf.gather(flat, first + x), tf.gather(flat, first + x + 1)
+        # _interval_log_prob(eta + upper, eta + lower), with eta cancelling from the last term,
+        # which is then one value per person and item rather than per draw.
+        return (tf.math.log_sigmoid(self._eta + upper) + tf.math.log_sigmoid(-self._eta - lower)
+                + tfp.math.log1mexp(upper - lower))
 
     def _sample_n(self, n, seed=None):
         shape = tf.concat([[n], self._batch_shape_tensor()], 0)
         uniform = tf.random.stateless_uniform(shape, seed=tfp.random.sanitize_seed(seed))
-        at_least = uniform[..., tf.newaxis] < tf.math.sigmoid(self._logits[..., 1:])
+        cumulative = self._eta[..., tf.newaxis] + self._offsets[..., 1:]
+        at_least = uniform[..., tf.newaxis] < tf.math.sigmoid(cumulative)
         return tf.reduce_sum(tf.cast(at_least, tf.float32), -1)

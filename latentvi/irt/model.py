@@ -10,11 +10,13 @@ Exploratory models are fitted unrotated with z ~ N(0, I), then rotated (`latentv
 confirmatory models (`pattern`) fix slopes at 0 and learn the factor correlations.
 """
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 
 from latentvi._checks import one_of, positive_int
-from latentvi.irt import scoring, training
+from latentvi.irt import saving, scoring, training
 from latentvi.irt.information import item_information, test_information
 from latentvi.irt.parameters import item_table, n_parameters, orient
 from latentvi.irt.responses import apply_category_map, encode_responses, item_types
@@ -37,8 +39,8 @@ class ItemFactorModel:
         'varimax' (orthogonal) or None (unrotated).
       iw_samples: importance samples k per person in the fitted bound (1 is the ELBO). The
         bound approaches the marginal likelihood as k grows, at k times the cost per step.
-        None (default): as many as keep n_persons * n_items * k near 1 million, between 5
-        and 50 (LSAT7: 50; 10,000 x 50: 5). `iw_samples_` holds the value used.
+        None (default): k = 1,000 / n_items, between 5 and 50 (LSAT7: 50; 100 items: 10).
+        `iw_samples_` holds the value used.
       equal_slopes: one slope per factor shared by all items (Rasch-like).
       seed: integer seed for initialization, batching and Monte Carlo draws.
 
@@ -47,6 +49,7 @@ class ItemFactorModel:
       factor_corr_: DataFrame D x D of factor correlations.
       category_map_: {item: {observed value: code 0..K-1}}.
       history_: DataFrame of the fit, one row per epoch (bound in nats per person).
+      settings_: the epochs, batch_size, iw_samples and learning_rate the fit used.
       model_: the fitted `latentvi.LatentModel` (unrotated factors z).
       transform_: D x D matrix M with reported factors theta = z M.
 
@@ -85,15 +88,16 @@ class ItemFactorModel:
         self.item_types_ = dict(zip(responses.items, item_types(self.item_type,
                                                                  responses.items)))
         pattern = self._pattern_array(responses.items)
-        settings = training.schedule(len(responses.codes), epochs, batch_size)
+        settings = training.schedule(*responses.codes.shape, positive_int(self.n_factors,
+                                                                          "n_factors"),
+                                     epochs, batch_size, self.iw_samples)
         self.model_ = training.build_model(
             responses.n_categories, positive_int(self.n_factors, "n_factors"), pattern,
             self.equal_slopes, self._learns_correlations(pattern), self.seed)
         self.model_.likelihood.start_from(responses.codes, responses.mask)
-        self.iw_samples_ = (training.iw_samples(*responses.codes.shape)
-                            if self.iw_samples is None else self.iw_samples)
-        result = training.run(self.model_, responses, settings, self.iw_samples_, self.seed,
-                              verbose, callbacks)
+        self.iw_samples_ = settings.iw_samples
+        self.settings_ = dataclasses.asdict(settings)
+        result = training.run(self.model_, responses, settings, self.seed, verbose, callbacks)
         self.history_ = result.history
         self.category_map_ = responses.category_map
         self.n_persons_ = len(responses.codes)
@@ -194,6 +198,16 @@ class ItemFactorModel:
         """Sum of the item informations at theta: a Series indexed like the theta rows."""
         self._check_fitted()
         return test_information(self.items_, theta, direction, self.factor_names_)
+
+    # -- saving ---------------------------------------------------------------------------
+    def save(self, path, overwrite=False):
+        """Writes the fitted model to one file (`latentvi.irt.load` reads it back): the network
+        with its optimizer state, the settings, the category map and every fitted table.
+
+        Raises FileExistsError rather than overwrite an existing file unless `overwrite=True`.
+        """
+        self._check_fitted()
+        saving.save(self, path, overwrite=overwrite)
 
     def _encode(self, data):
         self._check_fitted()

@@ -1,20 +1,28 @@
 """How an ItemFactorModel is built and fitted: the network, the bound and the default schedule.
 
-Defaults (chosen on LSAT7 and simulated 2PL / graded data; see docs/psychometrics.md):
+Defaults (chosen on LSAT7 and simulated 2PL / graded data; figures are slope RMSEs against the
+simulated truth from benchmarks/irt.py's designs, 100 items, 5 or 10 correlated factors):
 - encoder: one hidden layer of 64 tanh units on [x * mask, mask]; q(z | x) Gaussian with a full
-  covariance when D > 1 (posterior correlations between factors are real in IRT);
-- bound: IWAE with k = iw_samples, doubly reparameterized gradients for the encoder (their
+  covariance when D > 1 (posterior correlations between factors are real in IRT). Wider
+  encoders (128 tanh, 100 ELU) gave worse slopes at 10,000 x 100 x 5 (0.07-0.08 vs 0.05);
+- bound: IWAE with k samples, doubly reparameterized gradients for the encoder (their
   signal-to-noise ratio does not fall as k grows);
-- optimizer: Adam, learning rate 0.01 decayed by a cosine to 1% of that, so that the Monte Carlo
-  noise of the last steps averages out and the item parameters settle. (0.02 made the slopes of
-  a 5-factor, 100-item confirmatory model drift towards zero: RMSE 0.24, estimated/true 0.87 on
-  5,000 persons, against 0.055 and 0.995 at 0.01; a 256-unit encoder diverged to NaN.)
-- batch size and epochs from the number of persons n: batches of n/8 persons (a power of 2
-  between 32 and 512), about 1,500 steps (3,000 for n <= 2,000, whose small batches give
-  noisier gradients and whose steps are cheap: LSAT7's largest error vs mirt falls from ~0.025
-  to ~0.01), at least 10 epochs (100,000 persons: 10 epochs, 1,960 steps; 30 took 3x
-  as long for slightly worse slopes, RMSE 0.035 vs 0.032 at 5 factors); XLA compilation only when the
-  matrix has 100,000 cells or more (compiling costs seconds that small data never repay).
+- k = 1,000 / J, between 5 and 50 (LSAT7: 50; 20 items: 50; 100 items: 10). A small k biases
+  the slopes towards 0: at 10,000 x 100 x 5, k = 5 gave 0.053-0.055 (estimated/true 0.97),
+  k = 10 0.040-0.045 (0.98-0.99);
+- batches of n/8 persons, a power of 2 between 32 and 256 (at 10,000 x 100 x 10, batches of
+  128 left the slopes unconverged after 1,500 steps: 0.34);
+- optimizer: Adam from a learning rate of min(0.01, 0.05 / D), decayed by a cosine to 1% of
+  that, so that the Monte Carlo noise of the last steps averages out. Adam moves each weight by
+  about the learning rate per step, and a step moves a linear predictor a_j . z by up to D
+  times that: 0.02 made 5-factor slopes drift towards 0 (0.24, ratio 0.87), and 0.01 left
+  10-factor slopes 3-5% short (0.050-0.085 across seeds) where 0.005 with twice the steps gave
+  0.041-0.048;
+- steps: about 1,500 x 0.01 / learning rate (1,000 gave 0.055-0.060 against 0.040-0.045 at
+  10,000 x 100 x 5), 3,000 when the matrix has at most 10,000 cells (LSAT7's largest error
+  against mirt falls from ~0.025 to ~0.01), and at least 3 epochs;
+- 32 steps per compiled call (per-step Python overhead dominated small models); XLA only where
+  Keras enables it ('auto': accelerators, not CPUs, where it was 20% slower).
 """
 
 import math
@@ -31,38 +39,48 @@ from latentvi.objectives import IWAE
 from latentvi.posteriors import GaussianPosterior
 from latentvi.priors import CorrelatedNormal, StandardNormal
 
-__all__ = ["Settings", "build_model", "iw_samples", "run", "schedule"]
+__all__ = ["Settings", "build_model", "run", "schedule"]
 
 LEARNING_RATE = 0.01
+PREDICTOR_STEP = 0.05  # learning rate x factors: how far one step moves a linear predictor
 FINAL_FRACTION = 0.01
 TARGET_STEPS = 1500
-SMALL_DATA, SMALL_DATA_STEPS = 2000, 3000
-MAX_BATCH = 512
-MIN_EPOCHS = 10
-HIDDEN_UNITS = 64
-JIT_MIN_CELLS = 100_000
+SMALL_DATA_CELLS, SMALL_DATA_STEPS = 10_000, 3000
+MIN_BATCH, MAX_BATCH = 32, 256
 BATCH_FRACTION = 8
-IW_BUDGET = 1_000_000
+MIN_EPOCHS = 3
+HIDDEN_UNITS = 64
+STEPS_PER_EXECUTION = 32
+SAMPLED_ITEMS = 1000
 MIN_IW_SAMPLES, MAX_IW_SAMPLES = 5, 50
 
 
 @dataclass
 class Settings:
-    """epochs and batch_size of one fit."""
+    """epochs, batch_size, iw_samples (k) and the initial learning rate of one fit."""
     epochs: int
     batch_size: int
+    iw_samples: int
+    learning_rate: float
 
 
-def schedule(n_persons, epochs=None, batch_size=None):
-    """Default (or checked) epochs and batch size for n persons."""
+def schedule(n_persons, n_items, n_factors=1, epochs=None, batch_size=None, iw_samples=None):
+    """Default (or checked) settings for n persons, J items and D factors."""
+    learning_rate = min(LEARNING_RATE, PREDICTOR_STEP / n_factors)
     if batch_size is None:
-        batch_size = int(min(MAX_BATCH, max(32, 2 ** round(math.log2(max(n_persons, 1) / BATCH_FRACTION)))))
+        batch_size = int(min(MAX_BATCH, max(MIN_BATCH, 2 ** round(
+            math.log2(max(n_persons, 1) / BATCH_FRACTION)))))
     batch_size = positive_int(batch_size, "batch_size")
+    if iw_samples is None:
+        iw_samples = int(min(MAX_IW_SAMPLES, max(MIN_IW_SAMPLES,
+                                                 SAMPLED_ITEMS // max(1, n_items))))
     if epochs is None:
         steps_per_epoch = math.ceil(n_persons / batch_size)
-        target = SMALL_DATA_STEPS if n_persons <= SMALL_DATA else TARGET_STEPS
+        small = n_persons * n_items <= SMALL_DATA_CELLS
+        target = (SMALL_DATA_STEPS if small else TARGET_STEPS) * LEARNING_RATE / learning_rate
         epochs = max(MIN_EPOCHS, math.ceil(target / steps_per_epoch))
-    return Settings(positive_int(epochs, "epochs"), batch_size)
+    return Settings(positive_int(epochs, "epochs"), batch_size,
+                    positive_int(iw_samples, "iw_samples"), learning_rate)
 
 
 def build_model(n_categories, n_factors, pattern, equal_slopes, correlated, seed=None):
@@ -81,19 +99,13 @@ def build_model(n_categories, n_factors, pattern, equal_slopes, correlated, seed
     return model
 
 
-def run(model, responses, settings, iw_samples, seed, verbose, callbacks=None):
+def run(model, responses, settings, seed, verbose, callbacks=None):
     """Fits `model` to the coded responses; returns latentvi's `FitResult`."""
     steps = settings.epochs * math.ceil(len(responses.codes) / settings.batch_size)
-    schedule = keras.optimizers.schedules.CosineDecay(LEARNING_RATE, steps, alpha=FINAL_FRACTION)
+    schedule = keras.optimizers.schedules.CosineDecay(settings.learning_rate, steps,
+                                                      alpha=FINAL_FRACTION)
     return fit(model, responses.codes, mask=responses.mask,
-               objective=IWAE(k=iw_samples, gradient="dreg"), epochs=settings.epochs,
+               objective=IWAE(k=settings.iw_samples, gradient="dreg"), epochs=settings.epochs,
                batch_size=settings.batch_size, optimizer=keras.optimizers.Adam(schedule),
-               seed=seed, verbose=verbose, callbacks=callbacks,
-               jit_compile=responses.codes.size >= JIT_MIN_CELLS)
-
-
-def iw_samples(n_persons, n_items):
-    """Default k: as many samples as keep an epoch near IW_BUDGET person-item-samples."""
-    k = IW_BUDGET // max(1, n_persons * n_items)
-    return int(min(MAX_IW_SAMPLES, max(MIN_IW_SAMPLES, k)))
-
+               seed=seed, verbose=verbose, callbacks=callbacks, jit_compile="auto",
+               steps_per_execution=STEPS_PER_EXECUTION)

@@ -1,0 +1,120 @@
+"""Saving a fitted ItemFactorModel to one file, and loading it back.
+
+The file is a zip archive holding the fitted network as a Keras `.keras` file (weights,
+architecture, optimizer state) and `estimator.json`: the model's settings, the category map and
+every fitted table (items_, factor_corr_, history_, ...), written with exact float round trips.
+Nothing is pickled, so loading a file cannot run code.
+"""
+
+import json
+import os
+import tempfile
+import zipfile
+
+import numpy as np
+import pandas as pd
+
+from latentvi.model import load_model
+
+__all__ = ["load", "save"]
+
+FORMAT = "latentvi.irt.ItemFactorModel"
+VERSION = 1
+_SETTINGS = ("n_factors", "item_type", "correlated_factors", "rotation", "iw_samples", "seed",
+             "equal_slopes")
+_FRAMES = ("items_", "factor_corr_", "history_")
+_VALUES = ("factor_names_", "item_types_", "n_persons_", "n_parameters_", "iw_samples_",
+           "rotation_converged_", "settings_")
+
+
+def save(estimator, path, overwrite=False):
+    """Writes a fitted `ItemFactorModel` to `path` (one file); refuses to overwrite by default."""
+    path = os.fspath(path)
+    if os.path.exists(path) and not overwrite:
+        raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
+    state = {"format": FORMAT, "version": VERSION,
+             "settings": {name: _plain(getattr(estimator, name)) for name in _SETTINGS},
+             "pattern": None if estimator.pattern is None else _frame(estimator.pattern),
+             "frames": {name: _frame(getattr(estimator, name)) for name in _FRAMES},
+             "values": {name: _plain(getattr(estimator, name)) for name in _VALUES},
+             "transform_": np.asarray(estimator.transform_).tolist(),
+             "category_map_": [[_plain(item), [[_plain(v), int(c)] for v, c in codes.items()]]
+                               for item, codes in estimator.category_map_.items()]}
+    text = json.dumps(state)
+    with tempfile.TemporaryDirectory() as folder:
+        network = os.path.join(folder, "model.keras")
+        estimator.model_.save(network)
+        partial = path + ".partial"
+        with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("estimator.json", text)
+            archive.write(network, "model.keras")
+    os.replace(partial, path)  # a crash mid-write never leaves a half-written file at `path`
+
+
+def load(path):
+    """Reads a file written by `ItemFactorModel.save`; returns the fitted model."""
+    from latentvi.irt.model import ItemFactorModel  # the estimator sits a layer above
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no saved model at {path}")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{path} is not a file written by ItemFactorModel.save")
+    with zipfile.ZipFile(path) as archive, tempfile.TemporaryDirectory() as folder:
+        if not {"estimator.json", "model.keras"} <= set(archive.namelist()):
+            raise ValueError(f"{path} is not a file written by ItemFactorModel.save")
+        state = json.loads(archive.read("estimator.json"))
+        if state.get("format") != FORMAT or state.get("version", 0) > VERSION:
+            raise ValueError(f"{path} holds format {state.get('format')!r} version "
+                             f"{state.get('version')}; this latentvi reads {FORMAT} version "
+                             f"{VERSION} or older")
+        archive.extract("model.keras", folder)
+        network = load_model(os.path.join(folder, "model.keras"))
+    settings = {name: _restore(value) for name, value in state["settings"].items()}
+    pattern = None if state["pattern"] is None else _unframe(state["pattern"])
+    estimator = ItemFactorModel(pattern=pattern, **settings)
+    estimator.model_ = network
+    for name, table in state["frames"].items():
+        setattr(estimator, name, _unframe(table))
+    for name, value in state["values"].items():
+        setattr(estimator, name, _restore(value))
+    estimator.transform_ = np.asarray(state["transform_"], np.float32)
+    estimator.category_map_ = {item: {value: code for value, code in codes}
+                               for item, codes in state["category_map_"]}
+    return estimator
+
+
+def _frame(frame):
+    return {"index": [_plain(i) for i in frame.index], "index_name": _plain(frame.index.name),
+            "columns": [_plain(c) for c in frame.columns],
+            "dtypes": [str(dtype) for dtype in frame.dtypes],
+            "values": frame.to_numpy(dtype=float).tolist()}
+
+
+def _unframe(table):
+    values = np.asarray(table["values"], float).reshape(len(table["index"]),
+                                                        len(table["columns"]))
+    frame = pd.DataFrame(values, index=table["index"], columns=table["columns"])
+    frame.index.name = table["index_name"]
+    return frame.astype(dict(zip(frame.columns, table["dtypes"])))
+
+
+def _plain(value):
+    """value as JSON types: NumPy scalars become Python ones; a dict becomes its (key, value)
+    pairs, so that keys keep their types."""
+    if isinstance(value, dict):
+        return {"pairs": [[_plain(k), _plain(v)] for k, v in value.items()]}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"cannot save a value of type {type(value).__name__} ({value!r}); "
+                    "item and category labels must be numbers or strings")
+
+
+def _restore(value):
+    """Inverse of `_plain` for settings and values (dicts come back from their pairs)."""
+    if isinstance(value, dict) and set(value) == {"pairs"}:
+        return {key: _restore(item) for key, item in value["pairs"]}
+    return value
