@@ -200,7 +200,9 @@ def report(results):
         "Fit seconds include model construction; speed-up = DeepIRTools time / latentvi time. "
         "Each library runs with its own defaults (DeepIRTools: batch 32, lr 1e-3, iw_samples 5, "
         "its convergence check; latentvi: ItemFactorModel defaults, which choose k = iw_samples "
-        "in 5..50, batch size and epochs from the data size).\n\n"
+        "in 5..50, batch size and epochs from the data size). Fit times of the same cell vary "
+        "by up to 20% from run to run on a 2-core virtual machine; accuracy is deterministic "
+        "given the seed.\n\n"
         f"Machine: {info.get('platform', '?')}, {info.get('cpu_count', '?')} CPUs, "
         f"{info.get('note', '')}. Versions: {found}.\n\n" + markdown(results) + "\n")
 
