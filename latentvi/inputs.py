@@ -134,11 +134,12 @@ def make_dataset(x, mask, batch_size, shuffle=False, seed=None):
         raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
     # Shuffling row numbers and gathering each batch costs less than shuffling the rows
     # themselves (a third of the pipeline time at 100,000 x 100).
-    tensors = tuple(tf.constant(a) for a in ((x,) if mask is None else (x, mask)))
+    x = tf.constant(x)
+    mask = None if mask is None else tf.constant(mask)
     rows = tf.data.Dataset.range(len(x))
     if shuffle:
         rows = rows.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
     dataset = rows.batch(int(batch_size)).map(
-        lambda index: tuple(tf.gather(a, index) for a in tensors) if mask is not None
-        else tf.gather(tensors[0], index))
+        lambda index: tf.gather(x, index) if mask is None
+        else (tf.gather(x, index), tf.gather(mask, index)))
     return dataset.prefetch(tf.data.AUTOTUNE)

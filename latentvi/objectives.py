@@ -23,7 +23,7 @@ from latentvi.posteriors import stop_gradient
 
 tfd = tfp.distributions
 
-__all__ = ["ELBO", "IWAE", "Terms"]
+__all__ = ["ELBO", "IWAE", "Terms", "importance_log_weights"]
 
 
 class Terms(NamedTuple):
@@ -121,13 +121,7 @@ class IWAE(_Objective):
     def log_weights(self, model, x, mask=None, seed=None, training=False):
         """log w_i = log p(x, z_i) - log q(z_i | x), [k, n]; with z_i reparameterized."""
         q = model.encode(x, mask=mask, training=training)
-        return self._log_weights(model, x, mask, q, q.sample(self.k, seed=seed), q, training)
-
-    def _log_weights(self, model, x, mask, q, z, density, training):
-        """(log w [k, n], log p(x | z) [k, n]) at draws z from q, with log q(z) from `density`."""
-        log_likelihood = model.decode(z, mask=mask, training=training).log_prob(x)
-        log_w = model.prior.distribution().log_prob(z) + log_likelihood - density.log_prob(z)
-        return log_w, log_likelihood
+        return importance_log_weights(model, x, q.sample(self.k, seed=seed), q, mask, training)
 
     def _terms(self, log_w, log_likelihood):
         bound = tf.reduce_logsumexp(log_w, axis=0) - math.log(self.k)
@@ -154,16 +148,16 @@ class IWAE(_Objective):
         with tf.GradientTape(persistent=True) as tape:
             q = model.encode(x, mask=mask, training=training)
             z = q.sample(self.k, seed=seed)
-            log_w, log_likelihood = self._log_weights(model, x, mask, q, z, stop_gradient(q),
-                                                      training)
+            log_w, log_likelihood = importance_log_weights(model, x, z, stop_gradient(q), mask,
+                                                           training)
             weights = tf.stop_gradient(tf.nn.softmax(log_w, axis=0))
-            surrogate = -tf.reduce_mean(tf.reduce_sum(weights * log_w, axis=0))
             extra = penalty(model)
+            surrogate = -tf.reduce_mean(tf.reduce_sum(weights * log_w, axis=0)) + extra
         *other_grads, z_grad = tape.gradient(surrogate, others + [z])
         encoder_grads = tape.gradient(z, encoder, output_gradients=z_grad * weights[..., None])
-        if model.losses:
-            encoder_grads = _add(encoder_grads, tape.gradient(extra, encoder))
-            other_grads = _add(other_grads, tape.gradient(extra, others))
+        if model.losses:  # the penalty's own gradient for the encoder's weights
+            encoder_grads = [g if p is None else p if g is None else g + p
+                             for g, p in zip(encoder_grads, tape.gradient(extra, encoder))]
         del tape
         by_id = {id(v): g for v, g in zip(encoder + others, encoder_grads + other_grads)}
         return self._terms(log_w, log_likelihood), [by_id[id(v)] for v in model.trainable_variables]
@@ -175,5 +169,9 @@ class IWAE(_Objective):
         return f"IWAE(k={self.k}, gradient={self.gradient!r})"
 
 
-def _add(grads, more):
-    return [g if m is None else m if g is None else g + m for g, m in zip(grads, more)]
+def importance_log_weights(model, x, z, density, mask=None, training=False):
+    """(log w [k, n], log p(x | z) [k, n]): log w = log p(z) + log p(x | z) - log q(z | x) at
+    draws z, with log q from `density` (q itself, or q with its parameters held constant)."""
+    log_likelihood = model.decode(z, mask=mask, training=training).log_prob(x)
+    log_w = model.prior.distribution().log_prob(z) + log_likelihood - density.log_prob(z)
+    return log_w, log_likelihood

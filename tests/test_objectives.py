@@ -107,7 +107,7 @@ def test_dreg_encoder_gradient_equals_tuckers_surrogate_loss(factor_analysis, lo
     with tf.GradientTape() as tape:
         q = loose_model.encode(x)
         z = q.sample(10, seed=seed)
-        log_w, _ = objective._log_weights(loose_model, x, None, q, z, stop_gradient(q), False)
+        log_w, _ = lv.objectives.importance_log_weights(loose_model, x, z, stop_gradient(q))
         weights = tf.stop_gradient(tf.nn.softmax(log_w, axis=0))
         loss = -tf.reduce_mean(tf.reduce_sum(tf.square(weights) * log_w, axis=0))
     expected = tf.concat([tf.reshape(g, [-1]) for g in tape.gradient(loss, variables)], 0)

@@ -170,13 +170,14 @@ class ItemResponse(_Likelihood):
         return {**super().get_config(), "n_categories": list(self.n_categories)}
 
 
-def _interval_log_prob(upper, lower):
+def _interval_log_prob(upper, lower, gap=None):
     """log(sigmoid(u) - sigmoid(l)) for u > l, as log sigmoid(u) + log sigmoid(-l) + log(1 - e^(l-u)).
 
     P(x = k) = sigmoid(l_k) - sigmoid(l_k+1) = sigmoid(l_k) sigmoid(-l_k+1) (1 - e^(l_k+1 - l_k)).
+    `gap` is u - l when the caller has it in a smaller shape (it broadcasts).
     """
-    return (tf.math.log_sigmoid(upper) + tf.math.log_sigmoid(-lower)
-            + tfp.math.log1mexp(upper - lower))
+    gap = upper - lower if gap is None else gap
+    return tf.math.log_sigmoid(upper) + tf.math.log_sigmoid(-lower) + tfp.math.log1mexp(gap)
 
 
 class GradedCells(tfd.Distribution):
@@ -219,10 +220,8 @@ class GradedCells(tfd.Distribution):
         first = tf.range(tf.shape(self._offsets)[0]) * width  # flat index of c_j0
         flat = tf.reshape(self._offsets, [-1])
         upper, lower = tf.gather(flat, first + x), tf.gather(flat, first + x + 1)
-        # _interval_log_prob(eta + upper, eta + lower), with eta cancelling from the last term,
-        # which is then one value per person and item rather than per draw.
-        return (tf.math.log_sigmoid(self._eta + upper) + tf.math.log_sigmoid(-self._eta - lower)
-                + tfp.math.log1mexp(upper - lower))
+        # eta cancels from the gap, which is then one value per person and item, not per draw.
+        return _interval_log_prob(self._eta + upper, self._eta + lower, gap=upper - lower)
 
     def _sample_n(self, n, seed=None):
         shape = tf.concat([[n], self._batch_shape_tensor()], 0)

@@ -88,14 +88,13 @@ class ItemFactorModel:
         self.item_types_ = dict(zip(responses.items, item_types(self.item_type,
                                                                  responses.items)))
         pattern = self._pattern_array(responses.items)
-        settings = training.schedule(*responses.codes.shape, positive_int(self.n_factors,
-                                                                          "n_factors"),
-                                     epochs, batch_size, self.iw_samples)
+        n_factors = positive_int(self.n_factors, "n_factors")
+        settings = training.schedule(*responses.codes.shape, n_factors, epochs, batch_size,
+                                     self.iw_samples)
         self.model_ = training.build_model(
-            responses.n_categories, positive_int(self.n_factors, "n_factors"), pattern,
-            self.equal_slopes, self._learns_correlations(pattern), self.seed)
+            responses.n_categories, n_factors, pattern, self.equal_slopes,
+            self._learns_correlations(pattern), self.seed)
         self.model_.likelihood.start_from(responses.codes, responses.mask)
-        self.iw_samples_ = settings.iw_samples
         self.settings_ = dataclasses.asdict(settings)
         result = training.run(self.model_, responses, settings, self.seed, verbose, callbacks)
         self.history_ = result.history
@@ -103,6 +102,12 @@ class ItemFactorModel:
         self.n_persons_ = len(responses.codes)
         self._summarize(responses, pattern)
         return self
+
+    @property
+    def iw_samples_(self):
+        """The k the fit used (`iw_samples`, or the default chosen from the data)."""
+        self._check_fitted()
+        return self.settings_["iw_samples"]
 
     def _check_settings(self):
         positive_int(self.n_factors, "n_factors")

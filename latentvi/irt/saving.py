@@ -23,7 +23,7 @@ VERSION = 1
 _SETTINGS = ("n_factors", "item_type", "correlated_factors", "rotation", "iw_samples", "seed",
              "equal_slopes")
 _FRAMES = ("items_", "factor_corr_", "history_")
-_VALUES = ("factor_names_", "item_types_", "n_persons_", "n_parameters_", "iw_samples_",
+_VALUES = ("factor_names_", "item_types_", "n_persons_", "n_parameters_",
            "rotation_converged_", "settings_")
 
 

@@ -21,6 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from latentvi.evaluation import CHUNK_CELLS, log_marginal_likelihood
+from latentvi.objectives import importance_log_weights
 
 __all__ = ["eap", "log_likelihood", "unique_patterns"]
 
@@ -57,8 +58,7 @@ def _moments_function(model, num_samples):
     def moments(x, observed, transform, seed):
         q = model.encode(x, mask=observed)
         z = q.sample(num_samples, seed=seed)
-        log_w = (model.prior.distribution().log_prob(z)
-                 + model.decode(z, mask=observed).log_prob(x) - q.log_prob(z))
+        log_w, _ = importance_log_weights(model, x, z, q, mask=observed)
         weights = tf.nn.softmax(log_w, axis=0)[..., tf.newaxis]
         theta = tf.linalg.matmul(z, transform)
         loc = tf.reduce_sum(weights * theta, axis=0)
