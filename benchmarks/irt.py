@@ -5,7 +5,8 @@ For each cell (persons n, factors D) one binary data set is simulated with
 U[-1.5, 1.5], factor correlations 0.3, simple structure) and fitted by
 
 - latentvi: `irt.ItemFactorModel` with its defaults (IWAE with DReG; k, batch size and epochs
-  chosen from the data size: k = 2.5e6 / (n J) clipped to 5..50);
+  chosen from the data size: k = 1,000 / J clipped to 5..50, batches of n / 8 within 32..256,
+  about 1,500 steps; see latentvi/irt/training.py);
 - DeepIRTools: `deepirtools.IWAVE(model_type='grm', n_cats=[2]*J)` with its documented defaults
   (learning rate 1e-3, batch size 32, iw_samples 5, DReG, its own convergence check: stop when
   the 100-step running loss has not improved for 100 checks).

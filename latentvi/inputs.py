@@ -49,7 +49,8 @@ def _frame_to_array(frame, name):
 
 
 def observation_mask(x, mask, masked, name="data", labels=None):
-    """Returns (x with missing cells set to 0, boolean mask or None), checking the missing cells.
+    """Returns (x with missing cells set to 0, boolean mask; None when no cell is missing),
+    checking the missing cells.
 
     Args:
       x: float array [n, ...].
@@ -68,8 +69,8 @@ def observation_mask(x, mask, masked, name="data", labels=None):
         if (missing & mask).any():
             _raise_at(missing & mask, f"{name} has NaN in a cell the mask marks observed", labels)
         missing = ~mask
-    if not missing.any():
-        return x, (mask if masked else None)
+    if not missing.any():  # an all-True mask changes nothing and costs a select per cell
+        return x, None
     if not masked:
         _raise_at(missing, f"{name} has missing values (NaN) but the model's posterior is not "
                            "masked; build it with GaussianPosterior(..., masked=True)", labels)

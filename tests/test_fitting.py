@@ -139,3 +139,17 @@ def test_divergence_is_reported_not_returned(fa_data):
     with pytest.raises(FloatingPointError, match="diverged.*learning_rate"):
         lv.fit(model, fa_data[0][:1000], epochs=5, batch_size=100, learning_rate=1e30,
                verbose=0)
+
+
+@pytest.mark.parametrize("rows, batch_size, steps_per_execution", [
+    (400, 10, 32),   # 40 steps per epoch: calls of 20 steps under one iterator
+    (370, 10, 32),   # 37 steps (prime): one iterator per epoch, calls of 32 and 5 steps
+    (95, 10, 4),     # 10 steps, the last batch partial: calls of 2 steps
+])
+def test_an_epoch_is_one_pass_over_the_data(fa_data, rows, batch_size, steps_per_execution):
+    # However the steps are grouped into compiled calls, each epoch takes ceil(n / batch)
+    # optimizer steps, so the epochs and the passes over the data stay in step.
+    model = linear_model(6, 2)
+    lv.fit(model, fa_data[0][:rows], epochs=3, batch_size=batch_size, seed=0, verbose=0,
+           steps_per_execution=steps_per_execution)
+    assert int(model.optimizer.iterations) == 3 * -(-rows // batch_size)

@@ -49,7 +49,8 @@ class ItemFactorModel:
       factor_corr_: DataFrame D x D of factor correlations.
       category_map_: {item: {observed value: code 0..K-1}}.
       history_: DataFrame of the fit, one row per epoch (bound in nats per person).
-      settings_: the epochs, batch_size, iw_samples and learning_rate the fit used.
+      settings_: the epochs, batch_size, iw_samples, learning_rate and encoder_learning_rate the
+        fit used.
       model_: the fitted `latentvi.LatentModel` (unrotated factors z).
       transform_: D x D matrix M with reported factors theta = z M.
 

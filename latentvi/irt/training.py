@@ -12,15 +12,18 @@ simulated truth from benchmarks/irt.py's designs, 100 items, 5 or 10 correlated 
   k = 10 0.040-0.045 (0.98-0.99);
 - batches of n/8 persons, a power of 2 between 32 and 256 (at 10,000 x 100 x 10, batches of
   128 left the slopes unconverged after 1,500 steps: 0.34);
-- optimizer: Adam from a learning rate of min(0.01, 0.05 / D), decayed by a cosine to 1% of
-  that, so that the Monte Carlo noise of the last steps averages out. Adam moves each weight by
-  about the learning rate per step, and a step moves a linear predictor a_j . z by up to D
-  times that: 0.02 made 5-factor slopes drift towards 0 (0.24, ratio 0.87), and 0.01 left
-  10-factor slopes 3-5% short (0.050-0.085 across seeds) where 0.005 with twice the steps gave
-  0.041-0.048;
-- steps: about 1,500 x 0.01 / learning rate (1,000 gave 0.055-0.060 against 0.040-0.045 at
-  10,000 x 100 x 5), 3,000 when the matrix has at most 10,000 cells (LSAT7's largest error
-  against mirt falls from ~0.025 to ~0.01), and at least 3 epochs;
+- optimizer: Adam from a learning rate of 0.01, decayed by a cosine to 1% of that, so that the
+  Monte Carlo noise of the last steps averages out; the encoder's rate is min(0.01, 0.05 / D)
+  (`EncoderScaledAdam`). Adam moves each weight by about the learning rate per step, and an
+  encoder step moves all D coordinates of every person's q(z | x) at once; the noise this adds
+  to the draws of z attenuates the slopes like measurement error in a regression. With the
+  encoder at 0.01, 10-factor slopes came out 3-7% short (0.050-0.128 across seeds at 10,000 x
+  100 x 10); with the encoder at 0.005 and everything else at 0.01, 0.046-0.050 in 1,500 steps,
+  as good as an overall rate of 0.005 with twice the steps (0.041-0.048). An overall 0.02 made
+  5-factor slopes drift towards 0 (0.24, ratio 0.87);
+- steps: about 1,500 (1,000 gave 0.055-0.060 against 0.040-0.045 at 10,000 x 100 x 5), 3,000
+  when the matrix has at most 10,000 cells (LSAT7's largest error against mirt falls from ~0.025
+  to ~0.01), and at least 3 epochs;
 - 32 steps per compiled call (per-step Python overhead dominated small models); XLA only where
   Keras enables it ('auto': accelerators, not CPUs, where it was 20% slower).
 """
@@ -36,13 +39,14 @@ from latentvi.irt.likelihood import ItemResponse, ItemSlopes
 from latentvi.model import LatentModel
 from latentvi.networks import mlp
 from latentvi.objectives import IWAE
+from latentvi.optimizers import EncoderScaledAdam
 from latentvi.posteriors import GaussianPosterior
 from latentvi.priors import CorrelatedNormal, StandardNormal
 
 __all__ = ["Settings", "build_model", "run", "schedule"]
 
 LEARNING_RATE = 0.01
-PREDICTOR_STEP = 0.05  # learning rate x factors: how far one step moves a linear predictor
+ENCODER_STEP = 0.05  # encoder learning rate x factors: how far one step moves q(z | x)
 FINAL_FRACTION = 0.01
 TARGET_STEPS = 1500
 SMALL_DATA_CELLS, SMALL_DATA_STEPS = 10_000, 3000
@@ -57,16 +61,17 @@ MIN_IW_SAMPLES, MAX_IW_SAMPLES = 5, 50
 
 @dataclass
 class Settings:
-    """epochs, batch_size, iw_samples (k) and the initial learning rate of one fit."""
+    """epochs, batch_size, iw_samples (k) and the initial learning rates of one fit."""
     epochs: int
     batch_size: int
     iw_samples: int
     learning_rate: float
+    encoder_learning_rate: float
 
 
 def schedule(n_persons, n_items, n_factors=1, epochs=None, batch_size=None, iw_samples=None):
     """Default (or checked) settings for n persons, J items and D factors."""
-    learning_rate = min(LEARNING_RATE, PREDICTOR_STEP / n_factors)
+    encoder_learning_rate = min(LEARNING_RATE, ENCODER_STEP / n_factors)
     if batch_size is None:
         batch_size = int(min(MAX_BATCH, max(MIN_BATCH, 2 ** round(
             math.log2(max(n_persons, 1) / BATCH_FRACTION)))))
@@ -77,10 +82,10 @@ def schedule(n_persons, n_items, n_factors=1, epochs=None, batch_size=None, iw_s
     if epochs is None:
         steps_per_epoch = math.ceil(n_persons / batch_size)
         small = n_persons * n_items <= SMALL_DATA_CELLS
-        target = (SMALL_DATA_STEPS if small else TARGET_STEPS) * LEARNING_RATE / learning_rate
+        target = SMALL_DATA_STEPS if small else TARGET_STEPS
         epochs = max(MIN_EPOCHS, math.ceil(target / steps_per_epoch))
     return Settings(positive_int(epochs, "epochs"), batch_size,
-                    positive_int(iw_samples, "iw_samples"), learning_rate)
+                    positive_int(iw_samples, "iw_samples"), LEARNING_RATE, encoder_learning_rate)
 
 
 def build_model(n_categories, n_factors, pattern, equal_slopes, correlated, seed=None):
@@ -106,6 +111,7 @@ def run(model, responses, settings, seed, verbose, callbacks=None):
                                                       alpha=FINAL_FRACTION)
     return fit(model, responses.codes, mask=responses.mask,
                objective=IWAE(k=settings.iw_samples, gradient="dreg"), epochs=settings.epochs,
-               batch_size=settings.batch_size, optimizer=keras.optimizers.Adam(schedule),
+               batch_size=settings.batch_size, optimizer=EncoderScaledAdam(
+                   schedule, encoder_scale=settings.encoder_learning_rate / settings.learning_rate),
                seed=seed, verbose=verbose, callbacks=callbacks, jit_compile="auto",
                steps_per_execution=STEPS_PER_EXECUTION)
