@@ -8,7 +8,7 @@ from latentvi._quiet import import_tensorflow as _import_tensorflow
 
 _import_tensorflow()
 
-from latentvi import networks
+from latentvi import networks, optimizers
 from latentvi.evaluation import evaluate, log_marginal_likelihood
 from latentvi.fitting import FitResult, fit
 from latentvi.likelihoods import Bernoulli, Categorical, OrderedLogistic
@@ -50,4 +50,5 @@ __all__ = [
     "load_model",
     "log_marginal_likelihood",
     "networks",
+    "optimizers",
 ]

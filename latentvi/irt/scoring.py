@@ -41,10 +41,12 @@ def eap(model, codes, mask, transform, num_samples=5000, seed=None):
     rows = max(1, CHUNK_CELLS // cells)
     seed = 0 if seed is None else int(seed)
     moments = _moments_function(model, num_samples)
+    complete = bool(pattern_mask.all())  # then no mask: it would cost a select per cell
     locs, scales = [], []
     for start in range(0, len(patterns), rows):
-        loc, scale = moments(patterns[start:start + rows], pattern_mask[start:start + rows],
-                             transform, tf.constant([seed, start], tf.int32))
+        observed = None if complete else pattern_mask[start:start + rows]
+        loc, scale = moments(patterns[start:start + rows], observed, transform,
+                             tf.constant([seed, start], tf.int32))
         locs.append(loc.numpy())
         scales.append(scale.numpy())
     loc, scale = np.concatenate(locs)[inverse], np.concatenate(scales)[inverse]
