@@ -21,7 +21,8 @@ class EncoderScaledAdam(keras.optimizers.Adam):
     posterior's weights.
 
     `fit` marks the posterior's weights before training (`mark_encoder`); every other weight gets
-    the learning rate itself. With encoder_scale = 1 this is Adam.
+    the learning rate itself. With encoder_scale = 1, or with no weights marked (a training loop
+    of your own that does not call `mark_encoder`), this is Adam.
 
     Args:
       learning_rate: a float or a `keras.optimizers.schedules.LearningRateSchedule`.
