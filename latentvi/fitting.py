@@ -6,13 +6,13 @@ pipeline and turns Keras's history into a table.
 """
 
 import contextlib
-import math
 import time
 from dataclasses import dataclass
 
 import keras
 import numpy as np
 import pandas as pd
+import tensorflow as tf
 
 from latentvi._checks import non_negative_int, positive_int
 from latentvi.inputs import make_dataset, prepare
@@ -154,11 +154,10 @@ def _training_pipeline(model, data, mask, batch_size, shuffle, seed, steps_per_e
     `steps_per_execution` (a prime number of steps, say), the per-call overhead would cost
     more than it saves, and each epoch gets its own iterator instead.
     """
-    prepared = prepare(model, data, mask=mask, name="data")
-    if not isinstance(prepared, tuple):
-        return prepared, None, steps_per_execution
-    dataset = make_dataset(*prepared, batch_size=batch_size, shuffle=shuffle, seed=seed)
-    steps_per_epoch = math.ceil(len(prepared[0]) / batch_size)
+    dataset = _pipeline(model, data, mask, batch_size, "data", shuffle, seed)
+    if isinstance(data, tf.data.Dataset):
+        return dataset, None, steps_per_execution
+    steps_per_epoch = int(dataset.cardinality())
     wanted = min(steps_per_execution, steps_per_epoch)
     per_call = max(d for d in range(1, wanted + 1) if steps_per_epoch % d == 0)
     if per_call * 2 < wanted:
