@@ -9,6 +9,7 @@ from latentvi._quiet import import_tensorflow as _import_tensorflow
 _import_tensorflow()
 
 from latentvi import networks, optimizers
+from latentvi.convergence import Convergence, ConvergenceWarning, PlateauCosine
 from latentvi.evaluation import evaluate, log_marginal_likelihood
 from latentvi.fitting import FitResult, fit
 from latentvi.likelihoods import Bernoulli, Categorical, OrderedLogistic
@@ -36,6 +37,8 @@ __all__ = [
     "IWAE",
     "Bernoulli",
     "Categorical",
+    "Convergence",
+    "ConvergenceWarning",
     "CorrelatedNormal",
     "FitResult",
     "GaussianPosterior",
@@ -43,6 +46,7 @@ __all__ = [
     "Normal",
     "NormalLikelihood",
     "OrderedLogistic",
+    "PlateauCosine",
     "StandardNormal",
     "Terms",
     "evaluate",

@@ -223,6 +223,7 @@ def fit_summary(model, criteria, data, args, seconds):
         "AIC": float(criteria["AIC"]), "BIC": float(criteria["BIC"]),
         "n_persons": len(data), "n_items": int(data.shape[1]),
         "fit_seconds": round(seconds, 2), "epochs": len(model.history_),
+        "converged": model.converged_,
         "final_bound": float(model.history_["bound"].iloc[-1]),
         "settings": {"data": str(args.data), "factors": args.factors, "items": args.items,
                      "rotation": args.rotation, "pattern": str(args.pattern or ""),

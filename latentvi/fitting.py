@@ -53,7 +53,7 @@ class _EpochTimer(keras.callbacks.Callback):
 def fit(model, data, objective=None, epochs=10, batch_size=128, validation_data=None,
         learning_rate=1e-3, optimizer=None, early_stopping=None, callbacks=None, seed=None,
         verbose="auto", strategy=None, jit_compile="auto", shuffle=True, mask=None,
-        validation_mask=None, steps_per_execution=1):
+        validation_mask=None, steps_per_execution=1, steps_per_epoch=None):
     """Fits `model` by maximizing `objective` over minibatches of `data`.
 
     Args:
@@ -85,6 +85,10 @@ def fit(model, data, objective=None, epochs=10, batch_size=128, validation_data=
         per-step Python overhead that dominates small models; batch-level callbacks then see
         every `steps_per_execution`-th step only. For array data it is lowered to a divisor
         of the steps per epoch (see `_training_pipeline`).
+      steps_per_epoch: for array data, training steps per epoch; None (default) is one pass
+        over the rows. A fixed number makes epoch-end callbacks (and the history's rows) come
+        every that many steps whatever the data size; the rows keep cycling, reshuffled each
+        pass, under one iterator.
 
     Returns:
       A `FitResult` with `history` (DataFrame) and `best_epoch`.
@@ -97,8 +101,10 @@ def fit(model, data, objective=None, epochs=10, batch_size=128, validation_data=
     if seed is not None:
         seed = non_negative_int(seed, "seed")
     steps_per_execution = positive_int(steps_per_execution, "steps_per_execution")
+    if steps_per_epoch is not None:
+        steps_per_epoch = positive_int(steps_per_epoch, "steps_per_epoch")
     train, steps_per_epoch, steps_per_execution = _training_pipeline(
-        model, data, mask, batch_size, shuffle, seed, steps_per_execution)
+        model, data, mask, batch_size, shuffle, seed, steps_per_execution, steps_per_epoch)
     valid = None if validation_data is None else _pipeline(
         model, validation_data, validation_mask, batch_size, "validation_data", False, seed)
     if seed is not None:
@@ -143,7 +149,8 @@ def _pipeline(model, data, mask, batch_size, name, shuffle, seed):
     return make_dataset(*prepared, batch_size=batch_size, shuffle=shuffle, seed=seed)
 
 
-def _training_pipeline(model, data, mask, batch_size, shuffle, seed, steps_per_execution):
+def _training_pipeline(model, data, mask, batch_size, shuffle, seed, steps_per_execution,
+                       steps_per_epoch=None):
     """(dataset, steps per epoch or None, steps per compiled call) for the training data.
 
     Keras makes a new iterator over a finite dataset every epoch, which costs a few
@@ -152,15 +159,17 @@ def _training_pipeline(model, data, mask, batch_size, shuffle, seed, steps_per_e
     steps; a compiled call then runs a divisor of that number of steps, so that epochs end
     where the passes over the data do. When the only divisors are much smaller than
     `steps_per_execution` (a prime number of steps, say), the per-call overhead would cost
-    more than it saves, and each epoch gets its own iterator instead.
+    more than it saves, and each epoch gets its own iterator instead. A given `steps_per_epoch`
+    always cycles under one iterator.
     """
     dataset = _pipeline(model, data, mask, batch_size, "data", shuffle, seed)
     if isinstance(data, tf.data.Dataset):
-        return dataset, None, steps_per_execution
-    steps_per_epoch = int(dataset.cardinality())
+        return dataset, steps_per_epoch, steps_per_execution
+    fixed = steps_per_epoch is not None
+    steps_per_epoch = steps_per_epoch or int(dataset.cardinality())
     wanted = min(steps_per_execution, steps_per_epoch)
     per_call = max(d for d in range(1, wanted + 1) if steps_per_epoch % d == 0)
-    if per_call * 2 < wanted:
+    if per_call * 2 < wanted and not fixed:
         return dataset, None, steps_per_execution
     return dataset.repeat(), steps_per_epoch, per_call
 
@@ -190,7 +199,8 @@ def _replicate(model, strategy):
 
 def _history_table(history, seconds):
     table = pd.DataFrame({"epoch": np.arange(1, len(seconds) + 1)})
-    for key in ("bound", "reconstruction", "kl", "val_bound", "val_reconstruction", "val_kl"):
+    for key in ("bound", "reconstruction", "kl", "val_bound", "val_reconstruction", "val_kl",
+                "monitor_bound"):
         if key in history:
             table[key] = np.asarray(history[key], dtype=float)
     table["seconds"] = seconds

@@ -161,3 +161,29 @@ def test_bad_arguments_name_the_problem():
         rotate(np.array([[np.nan, 1.0], [0.5, 0.2]]))
     with pytest.raises(ValueError, match="2-D"):
         rotate(np.ones(4))
+
+
+@pytest.mark.parametrize("method", ["target", "target_orthogonal"])
+def test_target_rotation_recovers_a_rotated_target_exactly(method):
+    # A = B T^T (oblique; B T for orthogonal T) has the target B among its rotations, so
+    # Procrustes rotation must find it, from any start, to the solver's tolerance.
+    rng = np.random.default_rng(4)
+    target = rng.uniform(0.5, 1.5, size=(15, 3)) * (rng.uniform(size=(15, 3)) < 0.5)
+    target[:3] = np.eye(3)
+    if method == "target":
+        turn = rng.normal(size=(3, 3))
+        turn /= np.linalg.norm(turn, axis=0)
+        slopes = target @ turn.T
+    else:
+        slopes = target @ random_orthogonal(3, rng).T
+    result = rotate(slopes, method=method, normalize=False, target_loadings=target)
+    np.testing.assert_allclose(result.loadings, target, atol=1e-5)
+    np.testing.assert_allclose(result.loadings @ result.factor_corr @ result.loadings.T,
+                               slopes @ slopes.T, atol=1e-8)
+
+
+def test_target_rotation_needs_a_target_of_the_right_shape():
+    with pytest.raises(ValueError, match="needs target_loadings"):
+        rotate(np.ones((4, 2)), method="target")
+    with pytest.raises(ValueError, match=r"shape \(4, 2\)"):
+        rotate(np.ones((4, 2)), method="target", target_loadings=np.ones((3, 2)))

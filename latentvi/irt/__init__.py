@@ -6,6 +6,7 @@
     >>> m.save('survey.lvirt'); m = irt.load('survey.lvirt')
 """
 
+from latentvi.convergence import ConvergenceWarning
 from latentvi.irt.information import item_information, test_information
 from latentvi.irt.likelihood import ItemResponse, ItemSlopes
 from latentvi.irt.model import ItemFactorModel
@@ -15,6 +16,7 @@ from latentvi.irt.saving import load
 from latentvi.irt.simulate import simulate
 
 __all__ = [
+    "ConvergenceWarning",
     "ItemFactorModel",
     "ItemResponse",
     "ItemSlopes",

@@ -11,15 +11,18 @@ confirmatory models (`pattern`) fix slopes at 0 and learn the factor correlation
 """
 
 import dataclasses
+import warnings
 
 import numpy as np
 import pandas as pd
 
 from latentvi._checks import one_of, positive_int
+from latentvi.convergence import ConvergenceWarning
 from latentvi.irt import saving, scoring, training
 from latentvi.irt.information import item_information, test_information
 from latentvi.irt.parameters import item_table, n_parameters, orient
 from latentvi.irt.responses import apply_category_map, encode_responses, item_types
+from latentvi.irt.start import starting_values
 
 __all__ = ["ItemFactorModel"]
 
@@ -48,9 +51,13 @@ class ItemFactorModel:
       items_: DataFrame indexed by item: a1..aD, then d (binary items) and/or d1..d{K-1}.
       factor_corr_: DataFrame D x D of factor correlations.
       category_map_: {item: {observed value: code 0..K-1}}.
-      history_: DataFrame of the fit, one row per epoch (bound in nats per person).
-      settings_: the epochs, batch_size, iw_samples, learning_rate and encoder_learning_rate the
-        fit used.
+      history_: DataFrame of the fit, one row per epoch (bound in nats per person); with the
+        convergence rule an epoch is a check of 128 steps and `monitor_bound` is the bound
+        of the monitored persons after it.
+      converged_: True if the convergence rule stopped the fit, False if its budget ran out
+        first, None for a fixed number of epochs.
+      settings_: the epochs, batch_size, iw_samples, learning rates, max_steps, check_steps
+        and tol the fit used.
       model_: the fitted `latentvi.LatentModel` (unrotated factors z).
       transform_: D x D matrix M with reported factors theta = z M.
 
@@ -72,15 +79,27 @@ class ItemFactorModel:
         self.equal_slopes = equal_slopes
 
     # -- fitting ----------------------------------------------------------------------------
-    def fit(self, data, epochs=None, batch_size=None, verbose=1, callbacks=None):
+    def fit(self, data, epochs=None, batch_size=None, verbose=1, callbacks=None, max_steps=None,
+            tol=None):
         """Fits the model to a persons x items DataFrame; returns self.
 
         Persons who answered no item carry no information and are dropped with a warning.
 
+        By default the fit runs until it converges (`latentvi.convergence`): every 128 steps
+        the bound is evaluated on 2,048 fixed persons with fixed Monte Carlo draws; when three
+        such checks have not raised its best value by `tol` nats per person, the weights go
+        back to the best check, the learning rate decays to 1% over half the steps taken so far
+        (at least 512) and the fit stops. `converged_`
+        says whether this happened within `max_steps`; if not, the fit warns.
+
         Args:
           data: DataFrame, rows = persons, columns = items (see `latentvi.irt.responses`).
-          epochs: passes over the data (None: chosen from the number of persons).
+          epochs: None (default) for the convergence rule, or a fixed number of passes over
+            the data with a cosine-decayed learning rate and no convergence check
+            (`converged_` is then None).
           batch_size: persons per step (None: chosen from the number of persons).
+          max_steps: the convergence rule's budget of steps (default 20,000).
+          tol: the rule's tolerance in nats per person (default 0.002).
           verbose: 0 silent, 1 progress bar, 2 one line per epoch.
           callbacks: Keras callbacks passed to `latentvi.fit` (e.g. a progress display).
         """
@@ -91,14 +110,26 @@ class ItemFactorModel:
         pattern = self._pattern_array(responses.items)
         n_factors = positive_int(self.n_factors, "n_factors")
         settings = training.schedule(*responses.codes.shape, n_factors, epochs, batch_size,
-                                     self.iw_samples)
+                                     self.iw_samples, max_steps, tol)
         self.model_ = training.build_model(
             responses.n_categories, n_factors, pattern, self.equal_slopes,
             self._learns_correlations(pattern), self.seed)
-        self.model_.likelihood.start_from(responses.codes, responses.mask)
+        start = starting_values(responses.codes, responses.mask, responses.n_categories,
+                                n_factors, pattern, self.seed)
+        self.model_.likelihood.decoder.start_from(start.slopes)
+        self.model_.likelihood.start_from(start.intercepts)
         self.settings_ = dataclasses.asdict(settings)
-        result = training.run(self.model_, responses, settings, self.seed, verbose, callbacks)
+        result, rule = training.run(self.model_, responses, settings, self.seed, verbose,
+                                    callbacks)
         self.history_ = result.history
+        self.converged_ = None if rule is None else rule.converged
+        if rule is not None and not rule.converged:
+            warnings.warn(
+                f"the fit did not converge within max_steps={settings.max_steps}: its bound "
+                f"was still improving by more than tol={settings.tol} nats per person per "
+                f"{settings.check_steps} steps; refit with a larger max_steps (or a larger "
+                f"tol), and check the model (number of factors, items with few answers)",
+                ConvergenceWarning, stacklevel=2)
         self.category_map_ = responses.category_map
         self.n_persons_ = len(responses.codes)
         self._summarize(responses, pattern)

@@ -1,4 +1,4 @@
-"""Factor rotation by the gradient-projection algorithm (oblimin, geomin, varimax).
+"""Factor rotation by the gradient-projection algorithm (oblimin, geomin, varimax, target).
 
 An exploratory item factor model identifies its slope matrix A [J, D] only up to a rotation of
 the factors. Rotation picks, among all loadings with the same fit, the one that minimizes a
@@ -79,18 +79,31 @@ def varimax(loadings):
     return -np.sum(centred**2) / 4.0, -loadings * centred
 
 
+def target(loadings, target_loadings):
+    """Procrustes criterion Q = sum_known (L - B)^2 / 2 and its gradient dQ/dL.
+
+    Entries of the target B that are NaN are left free (mirt's and GPArotation's partially
+    specified target, `pstQ`): they do not count in Q.
+    """
+    known = ~np.isnan(target_loadings)
+    difference = np.where(known, loadings - np.where(known, target_loadings, 0.0), 0.0)
+    return np.sum(difference**2) / 2.0, difference
+
+
 # name -> (criterion, oblique)
-CRITERIA = {"oblimin": (oblimin, True), "geomin": (geomin, True), "varimax": (varimax, False)}
+CRITERIA = {"oblimin": (oblimin, True), "geomin": (geomin, True), "varimax": (varimax, False),
+            "target": (target, True), "target_orthogonal": (target, False)}
 
 
 def rotate(loadings, method="oblimin", normalize=True, gamma=0.0, delta=0.01, max_iter=1000,
-           tol=1e-6, seed=None):
+           tol=1e-6, seed=None, target_loadings=None):
     """Rotates a slope matrix to simple structure (GPArotation's algorithm and criteria).
 
     Args:
       loadings: unrotated slopes A, array-like [J, D].
-      method: 'oblimin' (oblique; gamma = 0 is quartimin), 'geomin' (oblique) or 'varimax'
-        (orthogonal).
+      method: 'oblimin' (oblique; gamma = 0 is quartimin), 'geomin' (oblique), 'varimax'
+        (orthogonal), or 'target' / 'target_orthogonal' (least squares to `target_loadings`,
+        oblique or orthogonal Procrustes, GPArotation's targetQ / targetT).
       normalize: Kaiser normalization: rotate the rows of A scaled to unit length, then scale
         back (GPArotation's `normalize=TRUE`; mirt's default).
       gamma: oblimin's gamma (GPArotation's `gam`).
@@ -99,6 +112,8 @@ def rotate(loadings, method="oblimin", normalize=True, gamma=0.0, delta=0.01, ma
       tol: convergence when the Frobenius norm of the projected gradient is below `tol`.
       seed: seeds geomin's random starts (the identity start plus 9 random orthogonal ones; the
         lowest criterion wins). None uses seed 0, so results are reproducible.
+      target_loadings: the target B [J, D] of a target rotation (NaN entries are free). With
+        `normalize` the target's rows are scaled like the loadings' rows.
 
     Returns:
       `Rotation(loadings, rotation, factor_corr, converged)`. Each factor is reflected so that
@@ -121,22 +136,27 @@ def rotate(loadings, method="oblimin", normalize=True, gamma=0.0, delta=0.01, ma
     slopes = _as_matrix(loadings)
     n_factors = slopes.shape[1]
     criterion, oblique = CRITERIA[method]
-    args = {"oblimin": (gamma,), "geomin": (delta,), "varimax": ()}[method]
-    if n_factors == 1:
+    goal = _target(target_loadings, slopes.shape) if method.startswith("target") else None
+    if n_factors == 1 and goal is None:
         return _reflect(slopes, np.eye(1), oblique, True)
     weights = np.sqrt(np.sum(slopes**2, axis=1, keepdims=True)) if normalize else None
     if weights is not None:
         weights[weights == 0] = np.finfo(float).eps
         slopes = slopes / weights
+        goal = None if goal is None else goal / weights
+    args = {"oblimin": (gamma,), "geomin": (delta,), "varimax": ()}.get(method, (goal,))
     geometry = _Oblique if oblique else _Orthogonal
     rng = np.random.default_rng(0 if seed is None else seed)
-    starts = [np.eye(n_factors)]
+    starts = [np.eye(n_factors)] if goal is None else _target_starts(slopes, goal, oblique)
     if method == "geomin":
         starts += [random_orthogonal(n_factors, rng) for _ in range(_GEOMIN_STARTS - 1)]
     runs = [_search(slopes, start, criterion, args, max_iter, tol, geometry) for start in starts]
     rotated, rotation, _, converged = _best_run(runs)
     if weights is not None:
         rotated = rotated * weights
+    if goal is not None:  # the target fixes the signs
+        factor_corr = rotation.T @ rotation if oblique else np.eye(n_factors)
+        return Rotation(rotated, rotation, factor_corr, bool(converged))
     return _reflect(rotated, rotation, oblique, converged)
 
 
@@ -237,6 +257,31 @@ def _reflect(rotated, rotation, oblique, converged):
     rotation = rotation * signs
     factor_corr = rotation.T @ rotation if oblique else np.eye(rotation.shape[1])
     return Rotation(rotated * signs, rotation, factor_corr, bool(converged))
+
+
+def _target_starts(slopes, goal, oblique):
+    """The least-squares solution as a start (the target criterion has local minima: from the
+    identity alone, 10 factors ended at RMSE 0.22 instead of 0.035), then the identity."""
+    filled = np.where(np.isnan(goal), slopes, goal)
+    if oblique:  # L = A S with S = inv(T)^T unconstrained, then T's columns scaled to unit length
+        transform = np.linalg.lstsq(slopes, filled, rcond=None)[0]
+        start = _Oblique.retract(np.linalg.inv(transform).T)
+    else:  # orthogonal Procrustes: T = U V^T from the SVD of A^T B
+        u, _, vt = np.linalg.svd(slopes.T @ filled)
+        start = u @ vt
+    return [start, np.eye(slopes.shape[1])]
+
+
+def _target(target_loadings, shape):
+    if target_loadings is None:
+        raise ValueError("a target rotation needs target_loadings, a [items, factors] matrix")
+    goal = np.array(target_loadings, dtype=np.float64)
+    if goal.shape != shape:
+        raise ValueError(f"target_loadings must have the loadings' shape {shape}; got "
+                         f"{goal.shape}")
+    if np.any(np.isinf(goal)):
+        raise ValueError("target_loadings must be finite or NaN (free)")
+    return goal
 
 
 def _as_matrix(loadings):

@@ -24,7 +24,7 @@ _SETTINGS = ("n_factors", "item_type", "correlated_factors", "rotation", "iw_sam
              "equal_slopes")
 _FRAMES = ("items_", "factor_corr_", "history_")
 _VALUES = ("factor_names_", "item_types_", "n_persons_", "n_parameters_",
-           "rotation_converged_", "settings_")
+           "rotation_converged_", "settings_", "converged_")
 
 
 def save(estimator, path, overwrite=False):
@@ -73,6 +73,7 @@ def load(path):
     pattern = None if state["pattern"] is None else _unframe(state["pattern"])
     estimator = ItemFactorModel(pattern=pattern, **settings)
     estimator.model_ = network
+    estimator.converged_ = None  # files from before the convergence rule do not record it
     for name, table in state["frames"].items():
         setattr(estimator, name, _unframe(table))
     for name, value in state["values"].items():

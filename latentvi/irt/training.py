@@ -30,10 +30,13 @@ simulated truth from benchmarks/irt.py's designs, 100 items, 5 or 10 correlated 
 
 import math
 from dataclasses import dataclass
+from typing import Optional
 
 import keras
+import numpy as np
 
-from latentvi._checks import positive_int
+from latentvi._checks import positive_float, positive_int
+from latentvi.convergence import Convergence, PlateauCosine
 from latentvi.fitting import fit
 from latentvi.irt.likelihood import ItemResponse, ItemSlopes
 from latentvi.model import LatentModel
@@ -48,11 +51,15 @@ __all__ = ["Settings", "build_model", "run", "schedule"]
 LEARNING_RATE = 0.01
 ENCODER_STEP = 0.05  # encoder learning rate x factors: how far one step moves q(z | x)
 FINAL_FRACTION = 0.01
-TARGET_STEPS = 1500
-SMALL_DATA_CELLS, SMALL_DATA_STEPS = 10_000, 3000
+MAX_STEPS = 20_000
+CHECK_STEPS = 128
+TOL = 2e-3
+MONITOR_ROWS = 2048
+ANNEAL_FRACTION, MIN_ANNEAL_CHECKS = 0.5, 4
+MIN_CHECKS = 8  # with the annealing, at least 12 checks: 1,536 steps, the old fixed budget
+ADAM_OPTIONS = {"clip_ratio": 3.0}
 MIN_BATCH, MAX_BATCH = 32, 256
 BATCH_FRACTION = 8
-MIN_EPOCHS = 3
 HIDDEN_UNITS = 64
 STEPS_PER_EXECUTION = 32
 SAMPLED_ITEMS = 1000
@@ -61,15 +68,25 @@ MIN_IW_SAMPLES, MAX_IW_SAMPLES = 5, 50
 
 @dataclass
 class Settings:
-    """epochs, batch_size, iw_samples (k) and the initial learning rates of one fit."""
-    epochs: int
+    """The settings of one fit.
+
+    epochs: fixed passes over the data (cosine-decayed learning rate, no convergence rule), or
+      None: the convergence rule (`latentvi.convergence`) with a budget of max_steps.
+    max_steps: the rule's budget; check_steps: steps between two checks of the rule; tol: the
+      rule's tolerance in nats per person per check.
+    """
+    epochs: Optional[int]
     batch_size: int
     iw_samples: int
     learning_rate: float
     encoder_learning_rate: float
+    max_steps: int
+    check_steps: int
+    tol: float
 
 
-def schedule(n_persons, n_items, n_factors=1, epochs=None, batch_size=None, iw_samples=None):
+def schedule(n_persons, n_items, n_factors=1, epochs=None, batch_size=None, iw_samples=None,
+             max_steps=None, tol=None):
     """Default (or checked) settings for n persons, J items and D factors."""
     encoder_learning_rate = min(LEARNING_RATE, ENCODER_STEP / n_factors)
     if batch_size is None:
@@ -79,13 +96,12 @@ def schedule(n_persons, n_items, n_factors=1, epochs=None, batch_size=None, iw_s
     if iw_samples is None:
         iw_samples = int(min(MAX_IW_SAMPLES, max(MIN_IW_SAMPLES,
                                                  SAMPLED_ITEMS // max(1, n_items))))
-    if epochs is None:
-        steps_per_epoch = math.ceil(n_persons / batch_size)
-        small = n_persons * n_items <= SMALL_DATA_CELLS
-        target = SMALL_DATA_STEPS if small else TARGET_STEPS
-        epochs = max(MIN_EPOCHS, math.ceil(target / steps_per_epoch))
-    return Settings(positive_int(epochs, "epochs"), batch_size,
-                    positive_int(iw_samples, "iw_samples"), LEARNING_RATE, encoder_learning_rate)
+    if epochs is not None:
+        epochs = positive_int(epochs, "epochs")
+    max_steps = MAX_STEPS if max_steps is None else positive_int(max_steps, "max_steps")
+    tol = TOL if tol is None else positive_float(tol, "tol")
+    return Settings(epochs, batch_size, positive_int(iw_samples, "iw_samples"), LEARNING_RATE,
+                    encoder_learning_rate, max_steps, CHECK_STEPS, tol)
 
 
 def build_model(n_categories, n_factors, pattern, equal_slopes, correlated, seed=None):
@@ -105,13 +121,40 @@ def build_model(n_categories, n_factors, pattern, equal_slopes, correlated, seed
 
 
 def run(model, responses, settings, seed, verbose, callbacks=None):
-    """Fits `model` to the coded responses; returns latentvi's `FitResult`."""
-    steps = settings.epochs * math.ceil(len(responses.codes) / settings.batch_size)
-    schedule = keras.optimizers.schedules.CosineDecay(settings.learning_rate, steps,
-                                                      alpha=FINAL_FRACTION)
+    """Fits `model` to the coded responses; returns (latentvi's `FitResult`, the `Convergence`
+    rule or None for a fixed number of epochs)."""
+    if settings.epochs is not None:
+        steps = settings.epochs * math.ceil(len(responses.codes) / settings.batch_size)
+        learning_rate = keras.optimizers.schedules.CosineDecay(
+            settings.learning_rate, steps, alpha=FINAL_FRACTION)
+        return _fit(model, responses, settings, learning_rate, settings.epochs, None, seed,
+                    verbose, callbacks), None
+    learning_rate = PlateauCosine(settings.learning_rate, FINAL_FRACTION)
+    windows = math.ceil(settings.max_steps / settings.check_steps)
+    rows = _monitor_rows(len(responses.codes), seed)
+    rule = Convergence(responses.codes[rows], responses.mask[rows],
+                       IWAE(k=settings.iw_samples), learning_rate, settings.check_steps,
+                       windows, tol=settings.tol, anneal_fraction=ANNEAL_FRACTION,
+                       min_anneal_epochs=MIN_ANNEAL_CHECKS, min_epochs=MIN_CHECKS,
+                       seed=0 if seed is None else seed)
+    result = _fit(model, responses, settings, learning_rate, windows, settings.check_steps,
+                  seed, verbose, [rule] + list(callbacks or []))
+    return result, rule
+
+
+def _fit(model, responses, settings, learning_rate, epochs, steps_per_epoch, seed, verbose,
+         callbacks):
+    optimizer = EncoderScaledAdam(
+        learning_rate, encoder_scale=settings.encoder_learning_rate / settings.learning_rate,
+        **ADAM_OPTIONS)
     return fit(model, responses.codes, mask=responses.mask,
-               objective=IWAE(k=settings.iw_samples, gradient="dreg"), epochs=settings.epochs,
-               batch_size=settings.batch_size, optimizer=EncoderScaledAdam(
-                   schedule, encoder_scale=settings.encoder_learning_rate / settings.learning_rate),
-               seed=seed, verbose=verbose, callbacks=callbacks, jit_compile="auto",
-               steps_per_execution=STEPS_PER_EXECUTION)
+               objective=IWAE(k=settings.iw_samples, gradient="dreg"), epochs=epochs,
+               batch_size=settings.batch_size, optimizer=optimizer, seed=seed, verbose=verbose,
+               callbacks=callbacks, jit_compile="auto", steps_per_execution=STEPS_PER_EXECUTION,
+               steps_per_epoch=steps_per_epoch)
+
+
+def _monitor_rows(n_persons, seed):
+    """A fixed random subset of persons whose bound the convergence rule follows."""
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.permutation(n_persons)[:MONITOR_ROWS])
