@@ -17,7 +17,7 @@ factor-correlation RMSE after it, and for latentvi the log-likelihood of the fir
 
 Every fit runs in a fresh Python process. Usage:
     python benchmarks/irt_exploratory.py                 # 20k x 100 x 5 and 200k x 200 x 10
-    python benchmarks/irt_exploratory.py --cells 20000,100,5 --libraries latentvi
+    python benchmarks/irt_exploratory.py --cells 20000,100,5 --fits latentvi_efa latentvi_cfa
 Writes benchmarks/results/irt_exploratory.json and .md (incrementally; done cells are skipped).
 """
 
@@ -129,8 +129,8 @@ def run_fit(fit, cell, seed):
 def markdown(records):
     by = {(r["n_persons"], r["n_items"], r["n_factors"], r["fit"]): r for r in records}
     cells = sorted({key[:3] for key in by})
-    lines = ["| persons | items | factors | fit | seconds | steps | converged | slope RMSE | "
-             "factor corr RMSE | loglik (5,000 persons) +- MC SE | EFA - CFA loglik |",
+    lines = [("| persons | items | factors | fit | seconds | steps | converged | slope RMSE | "
+              "factor corr RMSE | loglik (5,000 persons) +- MC SE | EFA - CFA loglik |"),
              "|---:|---:|---:|---|---:|---:|---|---:|---:|---:|---:|"]
     for cell in cells:
         efa, cfa = by.get(cell + ("latentvi_efa",)), by.get(cell + ("latentvi_cfa",))

@@ -8,9 +8,12 @@ a fit the rule stops early has the estimates of a fit run for a long fixed budge
 import math
 import warnings
 
+import keras
 import numpy as np
 import pytest
+from conftest import linear_model
 
+import latentvi as lv
 from latentvi import irt
 from latentvi.convergence import PlateauCosine
 
@@ -56,3 +59,24 @@ def test_the_rule_stops_early_with_the_estimates_of_a_long_fixed_budget(small):
     # 0.08-0.15 (slopes) and 0.07-0.1 (intercepts): 0.05 is a third of an SE.
     difference = (ruled.items_ - long.items_).abs().to_numpy()
     assert difference.max() < 0.05
+
+
+def test_the_rule_on_any_latent_model_reaches_the_exact_log_likelihood(fa_data,
+                                                                       factor_analysis):
+    # The core callback with a plain Adam on factor analysis, whose log p(x) is known exactly:
+    # the rule must stop before its budget, at a fit as good as the exact model on held-out rows.
+    train, test = fa_data
+    model = linear_model(train.shape[1], 2)
+    schedule = lv.PlateauCosine(0.01)
+    rule = lv.Convergence(train[:1000], None, lv.IWAE(k=5), schedule, steps_per_epoch=50,
+                          max_epochs=200, tol=1e-3, seed=SEED)
+    lv.fit(model, train, objective=lv.IWAE(k=5), optimizer=keras.optimizers.Adam(schedule),
+           epochs=200, steps_per_epoch=50, batch_size=100, callbacks=[rule], seed=SEED,
+           verbose=0)
+    assert rule.converged and len(rule.trace) < 200
+    exact = factor_analysis.log_prob(test).mean()
+    fitted = lv.log_marginal_likelihood(model, test, num_samples=500, seed=SEED).mean()
+    # 5,000 rows fit 6 x 2 loadings, 6 means and 6 variances: the held-out cost of estimating
+    # 24 parameters is ~24 / (2 x 5,000) = 0.0024 nats per row; 0.02 allows for the Monte Carlo
+    # error of the estimate and stops a fit that ended on a plateau it had not reached.
+    assert fitted > exact - 0.02

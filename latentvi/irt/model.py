@@ -125,10 +125,11 @@ class ItemFactorModel:
         self.converged_ = None if rule is None else rule.converged
         if rule is not None and not rule.converged:
             warnings.warn(
-                f"the fit did not converge within max_steps={settings.max_steps}: its bound "
-                f"was still improving by more than tol={settings.tol} nats per person per "
-                f"{settings.check_steps} steps; refit with a larger max_steps (or a larger "
-                f"tol), and check the model (number of factors, items with few answers)",
+                f"the fit did not converge within max_steps={settings.max_steps}: its best "
+                f"bound was still rising by more than tol={settings.tol} nats per person every "
+                f"few {settings.check_steps}-step checks (see history_['monitor_bound']); refit "
+                f"with a larger max_steps (or a larger tol), and check the model (number of "
+                f"factors, items with few answers)",
                 ConvergenceWarning, stacklevel=2)
         self.category_map_ = responses.category_map
         self.n_persons_ = len(responses.codes)
