@@ -34,7 +34,6 @@ import time
 import warnings
 
 import numpy as np
-
 from designs import cross_loading_design
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"

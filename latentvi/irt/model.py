@@ -116,7 +116,8 @@ class ItemFactorModel:
             self._learns_correlations(pattern), self.seed)
         start = starting_values(responses.codes, responses.mask, responses.n_categories,
                                 n_factors, pattern, self.seed)
-        self.model_.likelihood.decoder.start_from(start.slopes)
+        if pattern is None:
+            self.model_.likelihood.decoder.start_from(start.slopes)
         self.model_.likelihood.start_from(start.intercepts)
         self.settings_ = dataclasses.asdict(settings)
         result, rule = training.run(self.model_, responses, settings, self.seed, verbose,
