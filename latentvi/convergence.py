@@ -41,6 +41,7 @@ __all__ = ["Convergence", "ConvergenceWarning", "PlateauCosine"]
 class ConvergenceWarning(UserWarning):
     """A fit reached its budget before its bound stopped improving."""
 
+
 _NEVER = 2.0**53  # an anneal start no fit reaches
 
 

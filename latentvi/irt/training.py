@@ -69,7 +69,7 @@ TOL = 2e-3
 MONITOR_ROWS = 2048
 ANNEAL_FRACTION, MIN_ANNEAL_CHECKS = 0.5, 4
 MIN_CHECKS = 8  # with the annealing, at least 12 checks: 1,536 steps, the old fixed budget
-ADAM_OPTIONS = {"clip_ratio": 3.0}
+CLIP_RATIO = 3.0  # gradient coordinates clipped to 3x their running RMS (see above)
 MIN_BATCH, MAX_BATCH = 32, 256
 BATCH_FRACTION = 8
 HIDDEN_UNITS = 64
@@ -158,7 +158,7 @@ def _fit(model, responses, settings, learning_rate, epochs, steps_per_epoch, see
          callbacks):
     optimizer = EncoderScaledAdam(
         learning_rate, encoder_scale=settings.encoder_learning_rate / settings.learning_rate,
-        **ADAM_OPTIONS)
+        clip_ratio=CLIP_RATIO)
     return fit(model, responses.codes, mask=responses.mask,
                objective=IWAE(k=settings.iw_samples, gradient="dreg"), epochs=epochs,
                batch_size=settings.batch_size, optimizer=optimizer, seed=seed, verbose=verbose,
