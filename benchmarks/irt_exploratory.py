@@ -8,6 +8,9 @@ NumPy, not with the package's simulator. Per cell (n persons, J items, D factors
 - latentvi confirmatory: the same data with the true pattern (cross-loadings included): the
   model the exploratory one contains, so the exploratory log-likelihood must not fall below it
   by more than the Monte Carlo error;
+- latentvi confirmatory with the fixed schedule the package used before its convergence rule
+  (`epochs=` max(3, ceil(1,500 / steps per epoch)), a cosine decay over about 1,500 steps): the
+  reference for "the rule must not make confirmatory fits more than 20% slower";
 - DeepIRTools exploratory (`IWAVE(model_type='grm', latent_size=D)`, its defaults).
 
 Reported: fit seconds, steps, `converged_`, slope RMSE after an oblique Procrustes rotation to the
@@ -17,7 +20,8 @@ factor-correlation RMSE after it, and for latentvi the log-likelihood of the fir
 
 Every fit runs in a fresh Python process. Usage:
     python benchmarks/irt_exploratory.py                 # 20k x 100 x 5 and 200k x 200 x 10
-    python benchmarks/irt_exploratory.py --cells 20000,100,5 --fits latentvi_efa latentvi_cfa
+    python benchmarks/irt_exploratory.py --cells 20000,100,5 --fits latentvi_efa latentvi_cfa \
+        --seeds 1 2 3
 Writes benchmarks/results/irt_exploratory.json and .md (incrementally; done cells are skipped).
 """
 
@@ -25,6 +29,7 @@ import argparse
 import contextlib
 import io
 import json
+import math
 import os
 import pathlib
 import platform
@@ -37,22 +42,32 @@ import numpy as np
 from designs import cross_loading_design
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
-FITS = ("latentvi_efa", "latentvi_cfa", "deepirtools_efa")
+FITS = ("latentvi_efa", "latentvi_cfa", "latentvi_cfafixed", "deepirtools_efa")
 LOGLIK_PERSONS, LOGLIK_DRAWS = 5000, 2000
 
 
-def fit_latentvi(data, truth, n_factors, seed, exploratory):
+def old_default_epochs(n_persons):
+    """The epochs of the fixed schedule before the convergence rule (about 1,500 steps)."""
+    from latentvi.irt.training import schedule
+    steps_per_epoch = math.ceil(n_persons / schedule(n_persons, 1).batch_size)
+    return max(3, math.ceil(1500 / steps_per_epoch))
+
+
+def fit_latentvi(data, truth, n_factors, seed, exploratory, fixed=False):
     from latentvi import irt
     start = time.perf_counter()
     model = irt.ItemFactorModel(n_factors=n_factors, seed=seed, rotation=None,
                                 pattern=None if exploratory else truth["pattern"])
+    epochs = old_default_epochs(len(data)) if fixed else None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", irt.ConvergenceWarning)
-        model.fit(data, verbose=0)
+        model.fit(data, verbose=0, epochs=epochs)
     seconds = time.perf_counter() - start
     loglik, loglik_se = log_likelihood(model, data.iloc[:LOGLIK_PERSONS])
+    steps = (len(model.history_) * model.settings_["check_steps"] if epochs is None else
+             epochs * math.ceil(len(data) / model.settings_["batch_size"]))
     return {"fit_seconds": seconds, "converged": model.converged_, "warned": len(caught) > 0,
-            "steps": int(len(model.history_) * model.settings_["check_steps"]),
+            "steps": int(steps),
             "slopes": model.items_[[f"a{d + 1}" for d in range(n_factors)]].to_numpy(),
             "factor_corr": model.factor_corr_.to_numpy(), "loglik": loglik,
             "loglik_se": loglik_se}
@@ -65,7 +80,7 @@ def log_likelihood(model, data):
     from latentvi.irt import scoring
     responses = model._encode(data)
     halves = np.asarray([scoring.log_likelihood(model.model_, responses.codes, responses.mask,
-                                                num_samples=LOGLIK_DRAWS // 2, seed=seed)
+                                                num_samples=LOGLIK_DRAWS // 2, seed=seed)[0]
                          for seed in (11, 12)])
     return float(halves.mean(axis=0).sum()), float(np.sqrt(np.sum(np.diff(halves, axis=0)**2))
                                                    / 2)
@@ -105,8 +120,11 @@ def one_fit(fit, n_persons, n_items, n_factors, seed):
     load_average = os.getloadavg()[0]
     data, truth = cross_loading_design(n_persons, n_items, n_factors, seed=seed)
     library, kind = fit.split("_")
-    fitter = fit_latentvi if library == "latentvi" else fit_deepirtools
-    result = fitter(data, truth, n_factors, seed, exploratory=(kind == "efa"))
+    if library == "latentvi":
+        result = fit_latentvi(data, truth, n_factors, seed, exploratory=(kind == "efa"),
+                              fixed=kind.endswith("fixed"))
+    else:
+        result = fit_deepirtools(data, truth, n_factors, seed)
     record = {"fit": fit, "n_persons": n_persons, "n_items": n_items, "n_factors": n_factors,
               "seed": seed, "load_average": round(load_average, 2),
               "fit_seconds": round(result["fit_seconds"], 2), "steps": result["steps"]}
@@ -126,23 +144,25 @@ def run_fit(fit, cell, seed):
 
 
 def markdown(records):
-    by = {(r["n_persons"], r["n_items"], r["n_factors"], r["fit"]): r for r in records}
-    cells = sorted({key[:3] for key in by})
-    lines = [("| persons | items | factors | fit | seconds | steps | converged | slope RMSE | "
-              "factor corr RMSE | loglik (5,000 persons) +- MC SE | EFA - CFA loglik |"),
-             "|---:|---:|---:|---|---:|---:|---|---:|---:|---:|---:|"]
+    by = {(r["n_persons"], r["n_items"], r["n_factors"], r["seed"], r["fit"]): r
+          for r in records}
+    cells = sorted({key[:4] for key in by})
+    lines = [("| persons | items | factors | seed | fit | seconds | steps | converged | slope RMSE | "
+              "factor corr RMSE | loglik (5,000 persons) +- MC SE | minus latentvi_cfa's loglik |"),
+             "|---:|---:|---:|---:|---|---:|---:|---|---:|---:|---:|---:|"]
     for cell in cells:
-        efa, cfa = by.get(cell + ("latentvi_efa",)), by.get(cell + ("latentvi_cfa",))
+        cfa = by.get(cell + ("latentvi_cfa",))
         for fit in FITS:
             r = by.get(cell + (fit,))
             if r is None:
                 continue
             loglik = (f"{r['loglik']:,.1f} +- {r['loglik_se']:.1f}" if "loglik" in r else "-")
             gap = "-"
-            if fit == "latentvi_efa" and cfa is not None:
-                se = np.hypot(efa["loglik_se"], cfa["loglik_se"])
-                gap = f"{efa['loglik'] - cfa['loglik']:+,.1f} +- {se:.1f}"
-            lines.append(f"| {cell[0]:,} | {cell[1]} | {cell[2]} | {fit} | {r['fit_seconds']} | "
+            if fit in ("latentvi_efa", "latentvi_cfafixed") and cfa is not None:
+                se = np.hypot(r["loglik_se"], cfa["loglik_se"])
+                gap = f"{r['loglik'] - cfa['loglik']:+,.1f} +- {se:.1f}"
+            lines.append(f"| {cell[0]:,} | {cell[1]} | {cell[2]} | {cell[3]} | {fit} | "
+                         f"{r['fit_seconds']} | "
                          f"{r['steps']:,} | {r.get('converged', '-')} | {r['slope_rmse']:.3f} | "
                          f"{r['factor_corr_rmse']:.3f} | {loglik} | {gap} |")
     return "\n".join(lines)
@@ -153,7 +173,7 @@ def main(argv=None):
     parser.add_argument("--cells", nargs="+", default=["20000,100,5", "200000,200,10"],
                         help="persons,items,factors")
     parser.add_argument("--fits", nargs="+", choices=FITS, default=list(FITS))
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1])
     parser.add_argument("--one", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:
@@ -167,18 +187,20 @@ def main(argv=None):
                 "records": []})
     for text in args.cells:
         cell = tuple(int(v) for v in text.split(","))
-        for fit in args.fits:
-            if any((r["fit"], r["n_persons"], r["n_items"], r["n_factors"]) == (fit, *cell)
-                   for r in results["records"]):
-                continue
-            print(f"{fit} {cell} ...", flush=True)
-            record = run_fit(fit, cell, args.seed)
-            print("  ", record, flush=True)
-            results["records"].append(record)
-            json_path.write_text(json.dumps(results, indent=1))
-            md_path.write_text(f"# Exploratory item factor analysis (benchmarks/irt_exploratory.py)"
-                               f"\n\nMachine: {results['machine']}\n\n"
-                               + markdown(results["records"]) + "\n")
+        for seed in args.seeds:
+            for fit in args.fits:
+                if any((r["fit"], r["n_persons"], r["n_items"], r["n_factors"], r["seed"])
+                       == (fit, *cell, seed) for r in results["records"]):
+                    continue
+                print(f"{fit} {cell} seed {seed} ...", flush=True)
+                record = run_fit(fit, cell, seed)
+                print("  ", record, flush=True)
+                results["records"].append(record)
+                json_path.write_text(json.dumps(results, indent=1))
+                md_path.write_text("# Exploratory item factor analysis "
+                                   "(benchmarks/irt_exploratory.py)\n\n"
+                                   f"Machine: {results['machine']}\n\n"
+                                   + markdown(results["records"]) + "\n")
     print(markdown(results["records"]))
     return 0
 

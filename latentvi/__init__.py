@@ -10,6 +10,7 @@ _import_tensorflow()
 
 from latentvi import networks, optimizers
 from latentvi.convergence import Convergence, ConvergenceWarning, PlateauCosine
+from latentvi.estimate import MonteCarloEstimate
 from latentvi.evaluation import evaluate, log_marginal_likelihood
 from latentvi.fitting import FitResult, fit
 from latentvi.likelihoods import Bernoulli, Categorical, OrderedLogistic
@@ -18,6 +19,7 @@ from latentvi.model import LatentModel, load_model
 from latentvi.objectives import ELBO, IWAE, Terms
 from latentvi.posteriors import GaussianPosterior
 from latentvi.priors import CorrelatedNormal, Normal, StandardNormal
+from latentvi.progress import Progress
 
 __version__ = "0.1.0"
 
@@ -43,10 +45,12 @@ __all__ = [
     "FitResult",
     "GaussianPosterior",
     "LatentModel",
+    "MonteCarloEstimate",
     "Normal",
     "NormalLikelihood",
     "OrderedLogistic",
     "PlateauCosine",
+    "Progress",
     "StandardNormal",
     "Terms",
     "evaluate",

@@ -6,6 +6,7 @@ pipeline and turns Keras's history into a table.
 """
 
 import contextlib
+import sys
 import time
 from dataclasses import dataclass
 
@@ -14,10 +15,11 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from latentvi._checks import non_negative_int, positive_int
+from latentvi._checks import non_negative_int, one_of, positive_int
 from latentvi.inputs import make_dataset, prepare
 from latentvi.model import LatentModel, check_model
 from latentvi.objectives import ELBO
+from latentvi.progress import Progress, dynamic_display
 
 __all__ = ["FitResult", "fit"]
 
@@ -75,7 +77,9 @@ def fit(model, data, objective=None, epochs=10, batch_size=128, validation_data=
       seed: integer seed for shuffling and Monte Carlo draws. Initial weights are drawn when the
         networks are constructed: call `keras.utils.set_random_seed(seed)` before building the
         model too, and a CPU fit repeats exactly.
-      verbose: Keras verbosity: 'auto', 0 (silent), 1 (progress bar) or 2 (a line per epoch).
+      verbose: 'auto' (default): Keras' progress bar on a terminal or in a notebook, elsewhere
+        (a log file, a pipe) one line when the fit ends (`latentvi.progress`); or Keras'
+        0 (silent), 1 (progress bar) or 2 (a line per epoch).
       strategy: a `tf.distribute.Strategy`; the model is replicated under it for this fit and
         the learned weights copied back.
       jit_compile: compile the step with XLA: True, False or 'auto' (Keras decides).
@@ -115,7 +119,9 @@ def fit(model, data, objective=None, epochs=10, batch_size=128, validation_data=
     extra = [keras.callbacks.EarlyStopping(monitor, patience=positive_int(early_stopping,
                                                                           "early_stopping"),
                                            restore_best_weights=True)] if early_stopping else []
-    all_callbacks = [timer, keras.callbacks.TerminateOnNaN()] + extra + list(callbacks or [])
+    verbose, progress = _display(verbose)
+    all_callbacks = ([timer, keras.callbacks.TerminateOnNaN()] + extra + list(callbacks or [])
+                     + progress)
     with strategy.scope() if strategy is not None else contextlib.nullcontext():
         trained = _replicate(model, strategy) if strategy is not None else model
         trained.objective = objective
@@ -195,6 +201,16 @@ def _replicate(model, strategy):
     replica.build_for_shape(model.data_shape)
     replica.set_weights(model.get_weights())
     return replica
+
+
+def _display(verbose):
+    """(Keras' verbosity, latentvi's progress callbacks) for `fit`'s `verbose`."""
+    if verbose != "auto":
+        one_of(verbose, (0, 1, 2), "verbose")
+        return verbose, []
+    if dynamic_display(sys.stdout):
+        return 1, []
+    return 0, [Progress("fit", verbose=1)]
 
 
 def _history_table(history, seconds):

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pandas as pd
+import pytest
 
 import latentvi as lv
 
@@ -61,3 +62,29 @@ def test_evaluate_returns_consistent_terms(factor_analysis):
     np.testing.assert_allclose(sampled["bound"], exact, atol=2e-3)
     noise = rows["bound"] - exact
     assert abs(noise.mean()) < 4 * noise.std() / np.sqrt(len(noise))
+
+
+def test_reported_se_matches_the_spread_over_seeds(factor_analysis):
+    # A 50%-too-wide diagonal posterior makes the weights vary. 60 independent estimates per
+    # row (S = 50 draws each) give the empirical SD of the estimator; the delta-method SE must
+    # match it. Pooled over 10 rows, the empirical SD has a relative error of about
+    # 1 / sqrt(2 * 600) ~ 3% and the delta method is accurate to a few percent at S = 50 for
+    # these light-tailed weights, so 20% is a wide margin that still catches a wrong formula
+    # (a missing 1/S or sqrt is off by a factor of 7 or more).
+    model = factor_analysis.model(covariance="diag", scale_factor=1.5)
+    x = factor_analysis.simulate(10, seed=13)
+    runs = [lv.log_marginal_likelihood(model, x, num_samples=50, seed=seed, return_se=True)
+            for seed in range(60)]
+    values = np.array([value for value, _ in runs])
+    reported = np.sqrt(np.mean(np.array([se for _, se in runs]) ** 2, axis=0))
+    empirical = values.std(axis=0, ddof=1)
+    assert np.sqrt(np.mean(reported**2)) == pytest.approx(np.sqrt(np.mean(empirical**2)),
+                                                          rel=0.2)
+
+
+def test_exact_posterior_has_zero_se(factor_analysis):
+    # Every importance weight equals p(x): no Monte Carlo error (float32 rounding only).
+    model = factor_analysis.model(covariance="full")
+    x = factor_analysis.simulate(20, seed=14)
+    _, se = lv.log_marginal_likelihood(model, x, num_samples=10, seed=0, return_se=True)
+    assert np.max(se) < 1e-3

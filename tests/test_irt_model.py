@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from latentvi import irt
+from latentvi.irt.parameters import max_exploratory_factors, n_parameters
 
 SEED = 7
 
@@ -136,11 +137,37 @@ def test_equal_slopes_model_has_one_slope():
     ({"n_factors": 2, "pattern": pd.DataFrame({"F1": [1, 1, 1]}, index=["a", "b", "c"])},
      "pattern has 1 columns"),
     ({"pattern": pd.DataFrame({"F1": [1, 0, 1]}, index=["a", "b", "c"])}, r"items \['b'\]"),
+    ({"n_factors": 4}, r"n_factors=4 is more than the 3 items"),
+    ({"n_factors": 2}, r"exploratory model of 3 items: at most 1 \(the Ledermann bound\)"),
+    ({"n_factors": 4, "pattern": pd.DataFrame(1, index=["a", "b", "c"], columns=list("ABCD"))},
+     r"at most 3 factors$"),
+    ({"items": ["a", "z"]}, r"not in the data: \['z'\]"),
+    ({"max_categories": 1}, "max_categories"),
 ])
 def test_bad_settings_raise_naming_them(settings, message):
     data = pd.DataFrame({"a": [0, 1, 1, 0], "b": [1, 1, 0, 0], "c": [0, 0, 1, 1]})
     with pytest.raises(ValueError, match=message):
         irt.ItemFactorModel(**settings).fit(data, epochs=1, verbose=0)
+
+
+def test_two_items_are_too_few_for_an_exploratory_model():
+    data = pd.DataFrame({"a": [0, 1, 1, 0], "b": [1, 1, 0, 0]})
+    with pytest.raises(ValueError, match="needs at least 3 items"):
+        irt.ItemFactorModel(1).fit(data, epochs=1, verbose=0)
+
+
+def test_the_ledermann_bound_is_the_largest_identified_number_of_factors():
+    # (J - D)^2 >= J + D: the exploratory model has no more parameters than correlations.
+    for n_items in range(1, 200):
+        largest = max(d for d in range(n_items + 1) if (n_items - d) ** 2 >= n_items + d)
+        assert max_exploratory_factors(n_items) == largest
+    assert [max_exploratory_factors(j) for j in (3, 5, 6, 10)] == [1, 2, 3, 6]
+
+
+def test_a_non_positive_parameter_count_raises():
+    # 100 exploratory factors on 6 binary items: 600 slopes + 6 intercepts - 4,950 rotations.
+    with pytest.raises(ValueError, match="-4344 free parameters"):
+        n_parameters(np.full(6, 2), None, 100, equal_slopes=False, correlated=False)
 
 
 def test_results_need_a_fit():

@@ -115,3 +115,32 @@ def test_unique_patterns_reconstruct_the_rows():
     assert len(patterns) == 3
     np.testing.assert_array_equal(patterns[inverse], codes)
     np.testing.assert_array_equal(pattern_mask[inverse], mask)
+
+
+def test_log_likelihood_carries_its_monte_carlo_error(fitted):
+    model, data, _ = fitted
+    _, _, log_marginal = quadrature_posterior(model.items_, data)
+    few = model.log_likelihood(data, num_samples=20)
+    # With 20 draws per person the estimate is noisy enough for its error to show: it must sit
+    # within 4 reported SEs of the exact value (the downward bias, about Var/2 per person, is
+    # ~SE^2 / 2 in total: small against 4 SEs at these sizes).
+    assert few.se > 0
+    assert abs(few - log_marginal.sum()) < 4 * few.se
+    # The SE falls like 1 / sqrt(S): 250 times the draws, about 1/16 the error (the SE estimate
+    # itself varies by ~10%).
+    many = model.log_likelihood(data, num_samples=5000)
+    assert many.se == pytest.approx(few.se / np.sqrt(250), rel=0.3)
+    criteria = model.information_criteria(data, num_samples=20)
+    assert criteria["loglik_se"] == pytest.approx(few.se, rel=0.3)
+
+
+def test_repeated_scoring_does_not_retrace(fitted, caplog):
+    # TensorFlow warns when one function is traced again and again ("5 out of the last 5 calls
+    # ... triggered tf.function retracing"): scoring frames of varying sizes with the same
+    # model must reuse one compiled function.
+    model, data, _ = fitted
+    with caplog.at_level("WARNING", logger="tensorflow"):
+        for n in (3, 5, 7, 11, 13, 17, 19):
+            model.score(data.iloc[:n])
+            model.log_likelihood(data.iloc[:n], num_samples=50)
+    assert not [r for r in caplog.records if "retracing" in r.getMessage()]

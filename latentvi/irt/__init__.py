@@ -10,7 +10,12 @@ from latentvi.convergence import ConvergenceWarning
 from latentvi.irt.information import item_information, test_information
 from latentvi.irt.likelihood import ItemResponse, ItemSlopes
 from latentvi.irt.model import ItemFactorModel
-from latentvi.irt.responses import Responses, apply_category_map, encode_responses
+from latentvi.irt.responses import (
+    Responses,
+    SuspiciousColumns,
+    apply_category_map,
+    encode_responses,
+)
 from latentvi.irt.rotation import Rotation, rotate
 from latentvi.irt.saving import load
 from latentvi.irt.simulate import simulate
@@ -22,6 +27,7 @@ __all__ = [
     "ItemSlopes",
     "Responses",
     "Rotation",
+    "SuspiciousColumns",
     "apply_category_map",
     "encode_responses",
     "item_information",

@@ -20,9 +20,17 @@ from latentvi._checks import one_of, positive_int
 from latentvi.convergence import ConvergenceWarning
 from latentvi.irt import saving, scoring, training
 from latentvi.irt.information import item_information, test_information
-from latentvi.irt.parameters import item_table, n_parameters, orient
-from latentvi.irt.responses import apply_category_map, encode_responses, item_types
+from latentvi.irt.parameters import check_n_factors, item_table, n_parameters, orient
+from latentvi.irt.responses import (
+    apply_category_map,
+    check_max_categories,
+    check_missing_codes,
+    encode_responses,
+    item_types,
+    select_items,
+)
 from latentvi.irt.start import starting_values
+from latentvi.progress import Progress
 
 __all__ = ["ItemFactorModel"]
 
@@ -46,11 +54,27 @@ class ItemFactorModel:
         `iw_samples_` holds the value used.
       equal_slopes: one slope per factor shared by all items (Rasch-like).
       seed: integer seed for initialization, batching and Monte Carlo draws.
+      items: the column labels to fit as items, e.g. ['q1', 'q2', ...]; None fits every
+        column. With `items`, `score`, `log_likelihood` and `information_criteria` take
+        frames with other columns too (an ID, demographics) and use the fitted items only.
+      missing_codes: values that mean "no answer" in every item, e.g. [-9, 99, '.']; such
+        cells are treated as missing, at fit and when scoring new data.
+      max_categories: a column with more distinct answers than this is refused as not an
+        item (`latentvi.irt.responses.SuspiciousColumns`), as is a column of at least 20
+        answers that are all distinct (an ID).
+
+    Raises (in `fit`, before any training):
+      SuspiciousColumns: columns that look like an ID or a demographic (a ValueError whose
+        `columns` maps each to the reason).
+      ValueError: n_factors larger than the number of items or, for an exploratory model,
+        than the Ledermann bound (2 factors for 5 items; `parameters.max_exploratory_factors`).
 
     Attributes (after `fit`):
       items_: DataFrame indexed by item: a1..aD, then d (binary items) and/or d1..d{K-1}.
       factor_corr_: DataFrame D x D of factor correlations.
       category_map_: {item: {observed value: code 0..K-1}}.
+      n_persons_: the number of persons fitted (those who answered at least one item).
+      dropped_persons_: pd.Index of the persons dropped for answering no item (empty if none).
       history_: DataFrame of the fit, one row per epoch (bound in nats per person); with the
         convergence rule an epoch is a check of 128 steps and `monitor_bound` is the bound
         of the monitored persons after it.
@@ -68,7 +92,8 @@ class ItemFactorModel:
     """
 
     def __init__(self, n_factors=1, item_type="binary", pattern=None, correlated_factors=True,
-                 rotation="oblimin", iw_samples=None, seed=None, equal_slopes=False):
+                 rotation="oblimin", iw_samples=None, seed=None, equal_slopes=False,
+                 items=None, missing_codes=None, max_categories=20):
         self.n_factors = n_factors
         self.item_type = item_type
         self.pattern = pattern
@@ -77,38 +102,49 @@ class ItemFactorModel:
         self.iw_samples = iw_samples
         self.seed = seed
         self.equal_slopes = equal_slopes
+        self.items = items
+        self.missing_codes = missing_codes
+        self.max_categories = max_categories
 
     # -- fitting ----------------------------------------------------------------------------
     def fit(self, data, epochs=None, batch_size=None, verbose=1, callbacks=None, max_steps=None,
             tol=None):
         """Fits the model to a persons x items DataFrame; returns self.
 
-        Persons who answered no item carry no information and are dropped with a warning.
+        Persons who answered no item carry no information and are dropped with a warning;
+        `dropped_persons_` keeps their labels.
 
         By default the fit runs until it converges (`latentvi.convergence`): every 128 steps
-        the bound is evaluated on 2,048 fixed persons with fixed Monte Carlo draws; when three
-        such checks have not raised its best value by `tol` nats per person, the weights go
-        back to the best check, the learning rate decays to 1% over half the steps taken so far
-        (at least 512) and the fit stops. `converged_`
-        says whether this happened within `max_steps`; if not, the fit warns.
+        the bound is evaluated on 2,048 fixed persons with fixed Monte Carlo draws; when two
+        such checks have not raised its best value by `tol` nats per person (and at least 8
+        checks have run), the weights go back to the best check, the learning rate decays to
+        1% over 0.4 times the steps taken so far (at least 512) and the fit stops.
+        `converged_` says whether this happened within `max_steps`; if not, the fit warns.
 
         Args:
-          data: DataFrame, rows = persons, columns = items (see `latentvi.irt.responses`).
+          data: DataFrame, rows = persons, columns = items (see `latentvi.irt.responses`);
+            other columns too if `items` names the items.
           epochs: None (default) for the convergence rule, or a fixed number of passes over
             the data with a cosine-decayed learning rate and no convergence check
             (`converged_` is then None).
           batch_size: persons per step (None: chosen from the number of persons).
           max_steps: the convergence rule's budget of steps (default 20,000).
           tol: the rule's tolerance in nats per person (default 0.002).
-          verbose: 0 silent, 1 progress bar, 2 one line per epoch.
+          verbose: 1 (default) one status line (steps, checks, bound, seconds), redrawn in
+            place on a terminal or in a notebook and written once at the end elsewhere (a log,
+            a pipe); 2 one line per check; 0 silent (`latentvi.Progress`).
           callbacks: Keras callbacks passed to `latentvi.fit` (e.g. a progress display).
         """
         self._check_settings()
-        responses = encode_responses(data, self.item_type)
+        frame = data if self.items is None else select_items(data, self.items)
+        responses = encode_responses(frame, self.item_type, missing_codes=self.missing_codes,
+                                     max_categories=self.max_categories)
         self.item_types_ = dict(zip(responses.items, item_types(self.item_type,
                                                                  responses.items)))
         pattern = self._pattern_array(responses.items)
         n_factors = positive_int(self.n_factors, "n_factors")
+        check_n_factors(n_factors, len(responses.items),
+                        exploratory=pattern is None and not self.equal_slopes)
         settings = training.schedule(*responses.codes.shape, n_factors, epochs, batch_size,
                                      self.iw_samples, max_steps, tol)
         self.model_ = training.build_model(
@@ -120,8 +156,9 @@ class ItemFactorModel:
             self.model_.likelihood.decoder.start_from(start.slopes)
         self.model_.likelihood.start_from(start.intercepts)
         self.settings_ = dataclasses.asdict(settings)
-        result, rule = training.run(self.model_, responses, settings, self.seed, verbose,
-                                    callbacks)
+        progress = _progress(responses, settings, verbose)
+        result, rule = training.run(self.model_, responses, settings, self.seed, 0,
+                                    list(callbacks or []) + progress)
         self.history_ = result.history
         self.converged_ = None if rule is None else rule.converged
         if rule is not None and not rule.converged:
@@ -134,6 +171,7 @@ class ItemFactorModel:
                 ConvergenceWarning, stacklevel=2)
         self.category_map_ = responses.category_map
         self.n_persons_ = len(responses.codes)
+        self.dropped_persons_ = responses.dropped
         self._summarize(responses, pattern)
         return self
 
@@ -148,6 +186,8 @@ class ItemFactorModel:
         if self.iw_samples is not None:
             positive_int(self.iw_samples, "iw_samples")
         one_of(self.rotation, ROTATIONS, "rotation")
+        check_missing_codes(self.missing_codes)
+        check_max_categories(self.max_categories)
         if self.equal_slopes and self.pattern is None and self.n_factors > 1:
             raise ValueError("equal_slopes with n_factors > 1 needs a confirmatory pattern "
                              "(otherwise the factors are not identified)")
@@ -200,6 +240,9 @@ class ItemFactorModel:
         With q close to the posterior, the Monte Carlo error of an EAP is about its posterior SD
         / sqrt(num_samples): 3% of the reported SE at the default 1,000 samples.
 
+        `data` is coded as at fit time (the same `missing_codes`); with `items`, its other
+        columns are left out.
+
         Returns:
           DataFrame indexed like `data`: F1..FD (or the pattern's factor names), se_F1..se_FD.
           Persons with no answers get the prior: mean 0, SD 1.
@@ -214,17 +257,24 @@ class ItemFactorModel:
                             columns=names + [f"se_{name}" for name in names])
 
     def log_likelihood(self, data, num_samples=5000):
-        """Importance-sampled marginal log-likelihood sum_i log p(x_i) (float, nats)."""
+        """Importance-sampled marginal log-likelihood sum_i log p(x_i), in nats.
+
+        Returns a `latentvi.MonteCarloEstimate`: a float with `.se`, the Monte Carlo standard
+        error of the sum (sqrt of the sum of the persons' squared delta-method SEs; see
+        `latentvi.log_marginal_likelihood`). It falls like 1 / sqrt(num_samples); `str` prints
+        the value to the precision the error supports.
+        """
         responses = self._encode(data)
-        return float(np.sum(scoring.log_likelihood(
+        return scoring.total(*scoring.log_likelihood(
             self.model_, responses.codes, responses.mask,
-            num_samples=positive_int(num_samples, "num_samples"), seed=self.seed)))
+            num_samples=positive_int(num_samples, "num_samples"), seed=self.seed))
 
     def information_criteria(self, data, num_samples=5000):
-        """Series: loglik, n_params, AIC = -2 loglik + 2 p, BIC = -2 loglik + p log(n)."""
+        """Series: loglik, loglik_se (its Monte Carlo SE; AIC's and BIC's are twice it),
+        n_params, AIC = -2 loglik + 2 p, BIC = -2 loglik + p log(n)."""
         loglik = self.log_likelihood(data, num_samples=num_samples)
         n_params, n_persons = self.n_parameters_, len(self._encode(data).codes)
-        return pd.Series({"loglik": loglik, "n_params": n_params,
+        return pd.Series({"loglik": float(loglik), "loglik_se": loglik.se, "n_params": n_params,
                           "AIC": -2 * loglik + 2 * n_params,
                           "BIC": -2 * loglik + n_params * np.log(n_persons)})
 
@@ -250,7 +300,8 @@ class ItemFactorModel:
 
     def _encode(self, data):
         self._check_fitted()
-        return apply_category_map(data, self.category_map_)
+        return apply_category_map(data, self.category_map_, missing_codes=self.missing_codes,
+                                  ignore_extra=self.items is not None)
 
     def _check_fitted(self):
         if not hasattr(self, "items_"):
@@ -260,3 +311,13 @@ class ItemFactorModel:
         kind = "exploratory" if self.pattern is None else "confirmatory"
         return (f"ItemFactorModel(n_factors={self.n_factors}, item_type={self.item_type!r}, "
                 f"{kind}, rotation={self.rotation!r}, iw_samples={self.iw_samples})")
+
+
+def _progress(responses, settings, verbose):
+    """The fit's progress callbacks: none for verbose=0, else one `Progress` line."""
+    verbose = one_of(verbose, (0, 1, 2), "verbose")
+    if verbose == 0:
+        return []
+    n_persons, n_items = responses.codes.shape
+    return [Progress(f"{n_persons:,} persons x {n_items} items", verbose=verbose,
+                     epoch_name="check" if settings.epochs is None else "epoch")]

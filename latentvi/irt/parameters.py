@@ -13,10 +13,13 @@ length, T is the same whether F or a is rotated; the likelihood is unchanged by 
 a_rot . theta = a . z for the reported factors theta = z M with M = T.
 """
 
+import math
+
 import numpy as np
 import pandas as pd
 
-__all__ = ["LOGISTIC_SCALE", "item_table", "n_parameters", "orient", "standardized_loadings"]
+__all__ = ["LOGISTIC_SCALE", "check_n_factors", "item_table", "max_exploratory_factors",
+           "n_parameters", "orient", "standardized_loadings"]
 
 LOGISTIC_SCALE = 1.702
 
@@ -75,6 +78,38 @@ def item_table(items, slopes, intercepts, n_categories, types):
     return table
 
 
+def max_exploratory_factors(n_items):
+    """The Ledermann bound: the most factors an exploratory model of `n_items` items identifies.
+
+    An exploratory model explains the J(J+1)/2 distinct entries of the items' (tetrachoric or
+    polychoric) correlation matrix by J D loadings and J uniquenesses, less the D(D-1)/2
+    loadings a rotation can change; it is identified only if these parameters do not outnumber
+    the entries, (J - D)^2 >= J + D, i.e. D <= (2J + 1 - sqrt(8J + 1)) / 2 (Ledermann, 1937).
+    J = 3 allows 1 factor, J = 5 two, J = 6 three, J = 10 six.
+
+    References:
+      [1] Ledermann (1937). On the rank of the reduced correlational matrix in multiple-factor
+          analysis. Psychometrika 2, 85-93.
+    """
+    return max(0, math.floor((2 * n_items + 1 - math.sqrt(8 * n_items + 1)) / 2))
+
+
+def check_n_factors(n_factors, n_items, exploratory):
+    """Raises ValueError if `n_items` items cannot identify `n_factors` factors."""
+    bound = max_exploratory_factors(n_items)
+    if n_factors > n_items:
+        hint = f" ({bound} for an exploratory model)" if exploratory else ""
+        raise ValueError(f"n_factors={n_factors} is more than the {n_items} items can measure: "
+                         f"at most {n_items} factors{hint}")
+    if exploratory and bound == 0:
+        raise ValueError(f"an exploratory model needs at least 3 items (the Ledermann bound); "
+                         f"the data have {n_items}")
+    if exploratory and n_factors > bound:
+        raise ValueError(f"n_factors={n_factors} is too many for an exploratory model of "
+                         f"{n_items} items: at most {bound} (the Ledermann bound); use fewer "
+                         f"factors, more items or a confirmatory pattern")
+
+
 def n_parameters(n_categories, pattern, n_factors, equal_slopes, correlated):
     """Free parameters as mirt counts them (for AIC / BIC).
 
@@ -92,4 +127,7 @@ def n_parameters(n_categories, pattern, n_factors, equal_slopes, correlated):
         count -= pairs
     if correlated:
         count += pairs
+    if count < 1:  # AIC and BIC would be meaningless; `check_n_factors` prevents this in a fit
+        raise ValueError(f"the model has {count} free parameters: {n_factors} factors are not "
+                         f"identified by {n_items} items")
     return int(count)

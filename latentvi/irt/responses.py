@@ -2,18 +2,32 @@
 
 Every item's observed values are sorted (or taken in the order of an ordered categorical) and
 coded 0..K-1; the map is kept so that new data are coded the same way and results can be read
-in the user's own values. Missing answers (NaN, None, pd.NA) become a mask, never an imputation.
+in the user's own values. Missing answers (NaN, None, pd.NA, and the values given as
+`missing_codes`, e.g. -9 or '.') become a mask, never an imputation.
+
+Survey exports hold more than items: an ID, demographics such as age. Such columns are refused
+(`SuspiciousColumns`) rather than fitted as items with hundreds of categories, and integer items
+whose values jump (1..5 and 9) draw a warning that 9 may be a code for "no answer".
 """
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["Responses", "apply_category_map", "encode_responses", "item_types"]
+from latentvi._checks import positive_int
+
+__all__ = ["Responses", "SuspiciousColumns", "apply_category_map", "encode_responses",
+           "item_types", "select_items"]
 
 ITEM_TYPES = ("binary", "graded")
+# A column whose answers are all distinct looks like an ID once it has this many. A genuine item
+# with K categories and more than K answers must repeat a value (pigeonhole), and items have few
+# categories (max_categories defaults to 20), so 20 distinct answers out of 20 is already beyond
+# an item; below that, all-distinct answers are common by chance (a 0-10 scale answered by 8).
+ID_MIN_VALUES = 20
+SHOWN = 10  # column names listed in one message
 
 
 @dataclass
@@ -27,6 +41,7 @@ class Responses:
       items: the items' labels (columns).
       n_categories: int [J], K_j for each item.
       category_map: {item: {observed value: code}}.
+      dropped: the labels of persons dropped for answering no item (empty if none).
     """
     codes: np.ndarray
     mask: np.ndarray
@@ -34,6 +49,30 @@ class Responses:
     items: list
     n_categories: np.ndarray
     category_map: dict
+    dropped: pd.Index = field(default_factory=lambda: pd.Index([]))
+
+
+class SuspiciousColumns(ValueError):
+    """Columns that do not look like items: an ID, or a variable with too many categories.
+
+    Attributes:
+      columns: {column label: short reason}, every such column in the frame's order, e.g.
+        {'id': 'all 300 values distinct: an ID?', 'age': '64 categories (at most 20 expected)'}.
+    """
+
+    def __init__(self, columns):
+        self.columns = dict(columns)
+        shown = [f"{label!r}: {reason}" for label, reason in list(self.columns.items())[:3]]
+        names = [repr(label) for label in list(self.columns)[3:SHOWN]]
+        more = len(self.columns) - 3 - len(names)
+        rest = (f"; also {', '.join(names)}" if names else "") + (f" and {more} more"
+                                                                    if more > 0 else "")
+        super().__init__(f"columns that do not look like items: {'; '.join(shown)}{rest}; "
+                         f"select the items with items=[...] (or drop these columns), "
+                         f"or raise max_categories")
+
+    def __reduce__(self):
+        return type(self), (self.columns,)
 
 
 def item_types(item_type, items):
@@ -59,25 +98,40 @@ def _check_type(value, name):
     return value
 
 
-def encode_responses(frame, item_type="binary", drop_empty=True):
+def encode_responses(frame, item_type="binary", drop_empty=True, missing_codes=None,
+                     max_categories=20):
     """Validates `frame` and codes every item 0..K-1.
 
     Args:
       frame: DataFrame, rows = persons, columns = items; numbers (ints, floats with NaN,
-        nullable integers, booleans) or ordered categoricals.
+        nullable integers, booleans, numbers as strings) or ordered categoricals.
       item_type: 'binary' (exactly 2 categories), 'graded' (2 or more) or {column: type}.
       drop_empty: drop persons who answered no item, with a warning (else raise).
+      missing_codes: values meaning "no answer" in every item (e.g. [-9, 99, '.']); such
+        cells are masked before anything else, so '.' among numbers is no longer an error.
+      max_categories: a column with more distinct answers than this is not taken for an item.
 
     Returns:
-      A `Responses`.
+      A `Responses`; `dropped` holds the labels of the persons dropped.
 
     Raises:
-      TypeError: not a DataFrame, or a column with non-numeric values (names column and row).
+      SuspiciousColumns: columns that look like an ID (all of at least 20 answers distinct) or
+        have more than `max_categories` categories; raised before the category checks.
+      TypeError: not a DataFrame, MultiIndex columns, or a column with non-numeric values.
       ValueError: empty frame, duplicated index or columns, an item with fewer than 2 observed
         categories or more than its type allows, persons with no answers (drop_empty=False).
+
+    Warns:
+      UserWarning: integer items with values set apart from the rest (0, 1 and 99), which
+        look like codes for "no answer"; one warning lists every such item.
     """
-    values = _numeric_columns(_check_frame(frame))
+    frame = _without_codes(_check_frame(frame), check_missing_codes(missing_codes))
     types = item_types(item_type, list(frame.columns))
+    suspicious = _suspicious_columns(frame, check_max_categories(max_categories))
+    if suspicious:
+        raise SuspiciousColumns(suspicious)
+    values = _numeric_columns(frame)
+    _warn_gaps(values)
     category_map = {}
     for item, column_type in zip(frame.columns, types):
         category_map[item] = _categories(item, values[item], column_type)
@@ -90,21 +144,29 @@ def encode_responses(frame, item_type="binary", drop_empty=True):
         warnings.warn(f"dropping {int(empty.sum())} persons who answered no item "
                       f"(first: {labels}); they carry no information about the items",
                       UserWarning, stacklevel=3)
-        responses = _keep_rows(responses, ~empty)
-    return responses
+    return _keep_rows(responses, ~empty)
 
 
-def apply_category_map(frame, category_map, values=None):
-    """Codes `frame` with an existing map (from a fit); raises on unseen values or columns."""
+def apply_category_map(frame, category_map, values=None, missing_codes=None,
+                       ignore_extra=False):
+    """Codes `frame` with an existing map (from a fit); raises on unseen values or columns.
+
+    `missing_codes` are masked as at fit time; `ignore_extra` leaves out columns that are not
+    in the map (else they raise).
+    """
     frame = _check_frame(frame)
     items = list(category_map)
     missing = [item for item in items if item not in frame.columns]
     if missing:
-        raise ValueError(f"data lack the items the model was fitted on: {missing}")
+        raise ValueError(f"data lack the items the model was fitted on: {_names(missing)}")
     extra = [column for column in frame.columns if column not in category_map]
-    if extra:
-        raise ValueError(f"data have columns the model was not fitted on: {extra}")
-    values = _numeric_columns(frame[items]) if values is None else values
+    if extra and not ignore_extra:
+        raise ValueError(f"data have columns the model was not fitted on: {_names(extra)}; "
+                         f"select the fitted items, or fit with items=[...] so that other "
+                         f"columns are left out")
+    if values is None:
+        values = _numeric_columns(_without_codes(frame[items],
+                                                 check_missing_codes(missing_codes)))
     codes = np.zeros((len(frame), len(items)), np.float32)
     mask = np.zeros((len(frame), len(items)), bool)
     for j, item in enumerate(items):
@@ -113,10 +175,57 @@ def apply_category_map(frame, category_map, values=None):
     return Responses(codes, mask, frame.index, items, n_categories, dict(category_map))
 
 
+def select_items(frame, items):
+    """frame[items], after checking that `items` is a list of distinct columns of `frame`."""
+    frame = _check_frame(frame)
+    if isinstance(items, (str, bytes)) or not pd.api.types.is_list_like(items):
+        raise TypeError(f"items must be a list of column labels, e.g. items=['q1', 'q2']; "
+                        f"got {items!r}")
+    items = list(items)
+    if not items:
+        raise ValueError("items is empty; name the columns to fit as items")
+    unknown = [item for item in items if item not in frame.columns]
+    if unknown:
+        raise ValueError(f"items names columns not in the data: {_names(unknown)}; the data "
+                         f"have {_names(frame.columns)}")
+    repeated = pd.Index(items)[pd.Index(items).duplicated()]
+    if len(repeated):
+        raise ValueError(f"items names columns more than once: {_names(repeated.unique())}")
+    return frame[items]
+
+
+def check_missing_codes(missing_codes):
+    """`missing_codes` as a list of numbers and strings (None: an empty list)."""
+    if missing_codes is None:
+        return []
+    if isinstance(missing_codes, (str, bytes)) or not pd.api.types.is_list_like(missing_codes):
+        raise TypeError(f"missing_codes must be a list of values, e.g. missing_codes=[-9, 99, "
+                        f"'.']; got {missing_codes!r}")
+    codes = list(missing_codes)
+    bad = [code for code in codes
+           if isinstance(code, bool) or not isinstance(code, (int, float, str, np.number))]
+    if bad:
+        raise TypeError(f"missing_codes must hold numbers or strings; got {bad[:SHOWN]}")
+    return codes
+
+
+def check_max_categories(max_categories):
+    """`max_categories` as an int >= 2."""
+    value = positive_int(max_categories, "max_categories")
+    if value < 2:
+        raise ValueError(f"max_categories must be an integer >= 2 (an item has at least 2 "
+                         f"categories); got {value}")
+    return value
+
+
 def _check_frame(frame):
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"responses must be a pandas DataFrame (rows = persons, columns = items); "
                         f"got {type(frame).__name__}")
+    if isinstance(frame.columns, pd.MultiIndex):
+        raise TypeError(f"responses have MultiIndex columns ({frame.columns.nlevels} levels); "
+                        f"flatten them to one level first, e.g. frame.columns = "
+                        f"['_'.join(map(str, c)) for c in frame.columns]")
     if frame.shape[0] == 0 or frame.shape[1] == 0:
         raise ValueError(f"responses are empty: the DataFrame has shape {frame.shape}")
     if frame.index.has_duplicates:
@@ -124,8 +233,78 @@ def _check_frame(frame):
                          f"{list(frame.index[frame.index.duplicated()].unique()[:5])}")
     if frame.columns.has_duplicates:
         raise ValueError(f"responses have duplicated columns: "
-                         f"{list(frame.columns[frame.columns.duplicated()].unique())}")
+                         f"{_names(frame.columns[frame.columns.duplicated()].unique())}")
     return frame
+
+
+def _names(labels):
+    """At most SHOWN labels, as a list would print them, with a count of the rest."""
+    labels = list(labels)
+    shown = ", ".join(repr(label) for label in labels[:SHOWN])
+    more = f", ... ({len(labels) - SHOWN} more)" if len(labels) > SHOWN else ""
+    return f"[{shown}{more}]"
+
+
+def _without_codes(frame, codes):
+    """`frame` with every cell equal to a missing code set to missing."""
+    if not codes:
+        return frame
+    # Numbers read as text ('-9' from a CSV with a '.' in the column) match numeric codes too.
+    numeric_codes = pd.to_numeric(pd.Series(codes, dtype=object), errors="coerce").dropna()
+    frame = frame.copy()
+    for j in range(frame.shape[1]):
+        series = frame.iloc[:, j]
+        hit = series.isin(codes)
+        if not (isinstance(series.dtype, pd.CategoricalDtype)
+                or pd.api.types.is_numeric_dtype(series.dtype)):
+            hit |= pd.to_numeric(series, errors="coerce").isin(numeric_codes)
+        if hit.any():
+            frame.isetitem(j, series.where(~hit))
+    return frame
+
+
+def _suspicious_columns(frame, max_categories):
+    """{column: reason} for columns that look like an ID or have too many categories."""
+    found = {}
+    for j, column in enumerate(frame.columns):
+        answers = frame.iloc[:, j].dropna()
+        distinct = answers.nunique()
+        if distinct == len(answers) >= ID_MIN_VALUES:
+            found[column] = f"all {distinct} values distinct: an ID?"
+        elif distinct > max_categories:
+            found[column] = f"{distinct} categories (at most {max_categories} expected)"
+    return found
+
+
+def _warn_gaps(values):
+    """One warning for the integer items whose values have outliers (1..5 and 9)."""
+    gaps = {}
+    for item, (numbers, ordered) in values.items():
+        outliers = [] if ordered is not None else _set_apart(numbers)
+        if outliers:
+            gaps[item] = outliers
+    if gaps:
+        listed = "; ".join(f"{item!r}: {found}" for item, found in list(gaps.items())[:SHOWN])
+        more = f" and {len(gaps) - SHOWN} more items" if len(gaps) > SHOWN else ""
+        codes = sorted({value for found in gaps.values() for value in found})
+        warnings.warn(f"items with values set apart from the others, perhaps codes for no "
+                      f"answer: {listed}{more}; if they mean no answer, pass "
+                      f"missing_codes={codes[:SHOWN]}", UserWarning, stacklevel=4)
+
+
+def _set_apart(numbers):
+    """Integer values outside the longest run of the scale (its step: the smallest difference).
+
+    A difference of up to two steps stays in the run (a category nobody chose), so 1..5 with 9
+    gives [9], 0, 1, 99 gives [99] and -9, 1..5 gives [-9], while 1, 2, 3, 5 gives [].
+    """
+    observed = np.unique(numbers[~np.isnan(numbers)])
+    if len(observed) < 3 or not np.all(observed == np.round(observed)):
+        return []
+    differences = np.diff(observed)
+    runs = np.split(observed, np.flatnonzero(differences > 2 * differences.min()) + 1)
+    longest = max(range(len(runs)), key=lambda r: len(runs[r]))  # the first of equal runs
+    return [_plain(value) for r, run in enumerate(runs) if r != longest for value in run]
 
 
 def _numeric_columns(frame):
@@ -148,7 +327,9 @@ def _numeric(column, series):
         if bad.any():
             row = series.index[bad.to_numpy().argmax()]
             raise TypeError(f"column {column!r} has a non-numeric value {series[row]!r} "
-                            f"(first at row {row!r}); item answers must be numbers")
+                            f"(first at row {row!r}); item answers must be numbers (if it "
+                            f"means no answer, pass missing_codes=[{series[row]!r}]; if the "
+                            f"column is not an item, leave it out with items=[...])")
         numbers = converted.to_numpy(dtype=float, na_value=np.nan)
     if np.isinf(numbers).any():
         row = series.index[np.isinf(numbers).argmax()]
@@ -166,7 +347,8 @@ def _categories(item, column_values, column_type):
                          f"an item needs at least 2 (drop it)")
     if column_type == "binary" and len(labels) > 2:
         raise ValueError(f"item {item!r} has {len(labels)} observed categories {labels} but "
-                         f"item_type 'binary' allows 2; use item_type='graded' for this item")
+                         f"item_type 'binary' allows 2; use item_type='graded' for this item "
+                         f"(or, if a value means no answer, missing_codes=[...])")
     return {label: code for code, label in enumerate(labels)}
 
 
@@ -204,4 +386,5 @@ def _code_column(item, column_values, categories, index):
 
 def _keep_rows(responses, keep):
     return Responses(responses.codes[keep], responses.mask[keep], responses.index[keep],
-                     responses.items, responses.n_categories, responses.category_map)
+                     responses.items, responses.n_categories, responses.category_map,
+                     dropped=responses.index[~keep])

@@ -19,9 +19,11 @@ from latentvi.model import load_model
 __all__ = ["load", "save"]
 
 FORMAT = "latentvi.irt.ItemFactorModel"
-VERSION = 1
+# Version 2 adds the settings items, missing_codes, max_categories and dropped_persons_; files
+# of version 1 load with the defaults (None, None, 20, no persons dropped).
+VERSION = 2
 _SETTINGS = ("n_factors", "item_type", "correlated_factors", "rotation", "iw_samples", "seed",
-             "equal_slopes")
+             "equal_slopes", "items", "missing_codes", "max_categories")
 _FRAMES = ("items_", "factor_corr_", "history_")
 _VALUES = ("factor_names_", "item_types_", "n_persons_", "n_parameters_",
            "rotation_converged_", "settings_", "converged_")
@@ -38,6 +40,7 @@ def save(estimator, path, overwrite=False):
              "frames": {name: _frame(getattr(estimator, name)) for name in _FRAMES},
              "values": {name: _plain(getattr(estimator, name)) for name in _VALUES},
              "transform_": np.asarray(estimator.transform_).tolist(),
+             "dropped_persons_": _labels(estimator.dropped_persons_),
              "category_map_": [[_plain(item), [[_plain(v), int(c)] for v, c in codes.items()]]
                                for item, codes in estimator.category_map_.items()]}
     text = json.dumps(state)
@@ -81,7 +84,19 @@ def load(path):
     estimator.transform_ = np.asarray(state["transform_"], np.float32)
     estimator.category_map_ = {item: {value: code for value, code in codes}
                                for item, codes in state["category_map_"]}
+    estimator.dropped_persons_ = _unlabels(state.get("dropped_persons_"))
     return estimator
+
+
+def _labels(index):
+    return {"labels": [_plain(label) for label in index], "dtype": str(index.dtype),
+            "name": _plain(index.name)}
+
+
+def _unlabels(labels):
+    if labels is None:
+        return pd.Index([])
+    return pd.Index(labels["labels"], dtype=labels["dtype"], name=labels["name"])
 
 
 def _frame(frame):
@@ -104,7 +119,7 @@ def _plain(value):
     pairs, so that keys keep their types."""
     if isinstance(value, dict):
         return {"pairs": [[_plain(k), _plain(v)] for k, v in value.items()]}
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, (list, tuple, pd.Index, np.ndarray)):
         return [_plain(v) for v in value]
     if isinstance(value, np.generic):
         return value.item()

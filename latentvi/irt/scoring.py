@@ -20,10 +20,11 @@ References:
 import numpy as np
 import tensorflow as tf
 
-from latentvi.evaluation import CHUNK_CELLS, log_marginal_likelihood
+from latentvi.estimate import MonteCarloEstimate
+from latentvi.evaluation import CHUNK_CELLS, compiled, log_marginal_likelihood
 from latentvi.objectives import importance_log_weights
 
-__all__ = ["eap", "log_likelihood", "unique_patterns"]
+__all__ = ["eap", "log_likelihood", "total", "unique_patterns"]
 
 
 def unique_patterns(codes, mask):
@@ -40,7 +41,8 @@ def eap(model, codes, mask, transform, num_samples=5000, seed=None):
     cells = num_samples * codes.shape[1] * max(model.likelihood.max_categories, 2)
     rows = max(1, CHUNK_CELLS // cells)
     seed = 0 if seed is None else int(seed)
-    moments = _moments_function(model, num_samples)
+    moments = compiled(model, ("eap_moments", num_samples),
+                       lambda model_ref: _moments_function(model_ref, num_samples))
     complete = bool(pattern_mask.all())  # then no mask: it would cost a select per cell
     locs, scales = [], []
     for start in range(0, len(patterns), rows):
@@ -55,9 +57,10 @@ def eap(model, codes, mask, transform, num_samples=5000, seed=None):
     return loc, scale
 
 
-def _moments_function(model, num_samples):
+def _moments_function(model_ref, num_samples):
     @tf.function(reduce_retracing=True)
     def moments(x, observed, transform, seed):
+        model = model_ref()
         q = model.encode(x, mask=observed)
         z = q.sample(num_samples, seed=seed)
         log_w, _ = importance_log_weights(model, x, z, q, mask=observed)
@@ -70,11 +73,19 @@ def _moments_function(model, num_samples):
 
 
 def log_likelihood(model, codes, mask, num_samples=5000, seed=None):
-    """log p(x_i) for every person [n] (float64), estimated with `num_samples` samples each.
+    """log p(x_i) for every person and its Monte Carlo SE: two float64 arrays [n].
 
     Unlike `eap`, persons are not pooled by pattern: the total log-likelihood sums n independent
-    estimates, so its Monte Carlo error grows like sqrt(n), not like a pattern's count.
+    estimates, so its Monte Carlo error grows like sqrt(n), not like a pattern's count; the SE
+    of the sum is sqrt(sum of the squared SEs) (`total`).
     """
-    values = log_marginal_likelihood(model, codes, num_samples=num_samples, mask=mask, seed=seed)
-    values[~mask.any(axis=1)] = 0.0
-    return values
+    values, errors = log_marginal_likelihood(model, codes, num_samples=num_samples, mask=mask,
+                                             seed=seed, return_se=True)
+    empty = ~mask.any(axis=1)
+    values[empty], errors[empty] = 0.0, 0.0
+    return values, errors
+
+
+def total(values, errors):
+    """The sum of independent per-person estimates, as a `MonteCarloEstimate`."""
+    return MonteCarloEstimate(np.sum(values), np.sqrt(np.sum(np.square(errors))))

@@ -1,0 +1,52 @@
+"""Progress output: quiet in logs and pipes, one line redrawn in place on a terminal."""
+
+import io
+
+import keras
+import numpy as np
+from conftest import linear_model
+
+import latentvi as lv
+from latentvi.progress import Progress
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def _fit(data, **kwargs):
+    keras.utils.set_random_seed(3)
+    model = linear_model(6, 2)
+    return lv.fit(model, data, epochs=4, batch_size=100, learning_rate=0.01, seed=3, **kwargs)
+
+
+def test_default_fit_writes_one_line_to_a_pipe(fa_data, capsys):
+    # Under pytest stdout is not a terminal, like a log file or a notebook's captured output:
+    # Keras' bar would write a line per redraw (dozens per epoch); the default writes one.
+    train, _ = fa_data
+    _fit(train[:1000])
+    out = capsys.readouterr().out
+    lines = out.strip().splitlines()
+    assert len(lines) == 1 and "4 epochs" in lines[0] and "bound" in lines[0]
+    assert "\r" not in out and "\x1b" not in out
+
+
+def test_progress_redraws_in_place_on_a_terminal(fa_data):
+    train, _ = fa_data
+    terminal = Terminal()
+    _fit(train[:1000], verbose=0, callbacks=[Progress("fa", stream=terminal)])
+    text = terminal.getvalue()
+    assert text.count("\r") == 5 and text.count("\n") == 1  # 4 epochs and the final redraw
+    assert text.rstrip().endswith(text.rstrip().split("\r")[-1])
+    assert "fa: 40 steps, 4 epochs" in text.split("\r")[-1]
+
+
+def test_verbose_2_writes_a_line_per_epoch(fa_data):
+    train, _ = fa_data
+    log = io.StringIO()
+    _fit(train[:1000], verbose=0, callbacks=[Progress("fa", verbose=2, stream=log)])
+    lines = log.getvalue().splitlines()
+    assert [line.split(", ")[1] for line in lines] == ["1 epoch", "2 epochs", "3 epochs",
+                                                       "4 epochs"]
+    assert np.all(["bound" in line for line in lines])
