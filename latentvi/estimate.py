@@ -5,12 +5,12 @@ an `se` attribute, so a log-likelihood estimated by importance sampling is never
 its Monte Carlo error. `str` prints the value to the precision the error supports:
 
     >>> MonteCarloEstimate(-2658.8123, 0.043)
-    MonteCarloEstimate(-2658.81 +- 0.043)
+    MonteCarloEstimate(-2658.8 +- 0.043)
 """
 
 import math
 
-__all__ = ["MonteCarloEstimate", "significant_decimals"]
+__all__ = ["MonteCarloEstimate", "decimals_for"]
 
 
 class MonteCarloEstimate(float):
@@ -29,16 +29,21 @@ class MonteCarloEstimate(float):
         return f"MonteCarloEstimate({self})"
 
     def __str__(self):
-        decimals = significant_decimals(self.se)
+        decimals = decimals_for(self.se)
         return f"{float(self):.{decimals}f} +- {self.se:.2g}"
 
     def __reduce__(self):
         return (MonteCarloEstimate, (float(self), self.se))
 
 
-def significant_decimals(se, digits=1, most=6):
-    """Decimals that show a value to `digits` significant digits of its standard error `se`
-    (0.043 -> 2, 0.9 -> 1, 12 -> 0); `most` for an exact value (se = 0)."""
-    if not se > 0 or not math.isfinite(se):
+def decimals_for(se, most=6):
+    """Decimals worth printing for an estimate with Monte Carlo standard error `se`.
+
+    The last digit printed is the finest whose unit is at least the SE: SE 0.09 -> 1 decimal,
+    0.004 -> 2, 0.5 or more -> 0. A rerun with another seed then moves the printed value by
+    about one unit of its last digit, so no digit is shown that a rerun would not keep. An SE
+    that is unknown (NaN) or 0 (an exact value) gives `most`.
+    """
+    if not (se > 0 and math.isfinite(se)):
         return most
-    return int(min(most, max(0, digits - 1 - math.floor(math.log10(se)))))
+    return int(min(most, max(0, math.floor(-math.log10(se) + 1e-9))))

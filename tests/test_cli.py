@@ -1,9 +1,12 @@
 """Command line: one-line errors with exit code 2, and a small fit whose files match the model."""
 
 import contextlib
+import importlib.util
 import io
 import json
 import re
+import sys
+import types
 
 import numpy as np
 import pandas as pd
@@ -11,6 +14,7 @@ import pytest
 
 import latentvi
 from latentvi import cli, irt
+from latentvi.estimate import decimals_for
 
 
 @pytest.fixture(scope="module")
@@ -27,19 +31,19 @@ def cli_fit(responses_csv, tmp_path_factory):
     them, so the files can be compared with the model itself."""
     out = tmp_path_factory.mktemp("fit") / "results"
     captured = {}
-    original = cli.fit_summary
+    original = cli.fit.fit_summary
 
     def capture(model, criteria, *rest):
         captured.update(model=model, criteria=criteria)
         return original(model, criteria, *rest)
 
-    cli.fit_summary = capture
+    cli.fit.fit_summary = capture
     try:
         code = cli.main(["fit", str(responses_csv), "--out", str(out), "--epochs", "5",
                          "--seed", "0", "--index-col", "person", "--loglik-samples", "200",
                          "--quiet"])
     finally:
-        cli.fit_summary = original
+        cli.fit.fit_summary = original
     return code, out, captured
 
 
@@ -124,8 +128,8 @@ def test_pattern_with_wrong_factor_count(responses_csv, tmp_path, capsys):
 def test_parquet_without_pyarrow_gives_install_hint(tmp_path, capsys, monkeypatch):
     path = tmp_path / "answers.parquet"
     path.write_bytes(b"PAR1")
-    real = cli.importlib.util.find_spec
-    monkeypatch.setattr(cli.importlib.util, "find_spec",
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name: None if name in ("pyarrow", "fastparquet") else real(name))
     assert cli.main(["fit", str(path)]) == 2
     assert "pip install pyarrow" in _error_line(capsys)
@@ -259,6 +263,23 @@ def test_library_errors_are_phrased_in_flags(survey_csv, tmp_path, capsys):
     assert cli.in_flags("6 items, 2 epochs") == "6 items, 2 epochs"
 
 
+def test_convergence_warning_is_phrased_in_flags():
+    assert cli.in_flags("a larger tol=0.002") == "a larger --tol 0.002"
+    assert cli.in_flags("rising by more than tol=0.002 nats per person; refit with a larger "
+                        "max_steps (or a larger tol)") == (
+        "rising by more than --tol 0.002 nats per person; refit with a larger --max-steps "
+        "(or a larger --tol)")
+    assert cli.in_flags("rtol=0.1, atol=0.2") == "rtol=0.1, atol=0.2"
+
+
+def test_tol_reaches_the_fit(responses_csv, tmp_path):
+    out = tmp_path / "o"
+    code, err = _run(["fit", str(responses_csv), "--id-column", "person", "--tol", "0.01",
+                      *SHORT, "--quiet", "--out", str(out)])
+    assert code == 0, err
+    assert json.loads((out / "fit.json").read_text())["settings"]["tol"] == 0.01
+
+
 def test_survey_fit_selects_items_indexes_by_id_and_masks_codes(survey_fit):
     code, out, err = survey_fit
     assert code == 0
@@ -324,7 +345,7 @@ def test_r_write_csv2_export(survey_fit, tmp_path, capsys):
     out, summary = capsys.readouterr().out, json.loads((tmp_path / "o" / "fit.json").read_text())
     shown = re.search(r"log-likelihood (-\d+\.?(\d*)) \(Monte Carlo SE ([\d.]+)\)", out)
     assert shown, out
-    assert len(shown[2]) == cli.decimals_for(summary["loglik_se"])
+    assert len(shown[2]) == decimals_for(summary["loglik_se"], most=3)
     assert float(shown[1]) == pytest.approx(summary["loglik"], abs=0.5 * 10 ** -len(shown[2]))
     assert float(shown[3]) == pytest.approx(summary["loglik_se"], rel=0.05)
     assert "persons: 300 read, 299 fitted, 1 dropped (answered none of the items)" in out
@@ -419,10 +440,35 @@ def test_info_without_a_model_file(tmp_path, capsys):
     assert "no saved model" in _error_line(capsys)
 
 
-@pytest.mark.parametrize("se, decimals", [(0.09, 1), (0.01, 2), (0.004, 2), (0.5, 0),
-                                          (25.0, 0), (float("nan"), 3), (0.0, 3)])
-def test_decimals_for_the_monte_carlo_se(se, decimals):
-    assert cli.decimals_for(se) == decimals
+class _ClosedPipe(io.TextIOBase):
+    """A standard output whose reader has gone, as in `latentvi info model.lvirt | head -3`."""
+
+    def write(self, text):
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+@pytest.mark.parametrize("command", ["info", "--help"])
+def test_a_closed_pipe_ends_quietly(cli_fit, command, capsys, monkeypatch):
+    argv = ["info", str(cli_fit[1] / "model.lvirt")] if command == "info" else [command]
+    monkeypatch.setattr(sys, "stdout", _ClosedPipe())
+    assert cli.main(argv) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_fit_json_lists_the_first_100_dropped_persons():
+    model = types.SimpleNamespace(
+        dropped_persons_=pd.Index(np.arange(5000, 5250)), n_persons_=750,
+        items_=pd.DataFrame({"a1": [1.0], "d": [0.0]}, index=["q1"]),
+        history_=pd.DataFrame({"bound": [-1.0]}), converged_=True, n_factors=1, settings_={},
+        category_map_={"q1": {0: 0, 1: 1}})
+    args = types.SimpleNamespace(data="big.csv", id_column=None, drop=None, missing_codes=None,
+                                 max_categories=None, item_type="binary", rotation="oblimin",
+                                 pattern=None, loglik_samples=200, seed=0)
+    criteria = {"loglik": -1.0, "loglik_se": 0.1, "n_params": 2, "AIC": 6.0, "BIC": 7.0}
+    summary = cli.fit_summary(model, criteria, pd.DataFrame(index=range(1000)), args, 1.0)
+    assert summary["n_dropped"] == 250
+    assert summary["dropped_persons"] == list(range(5000, 5100))
+    json.dumps(summary)  # the labels are plain ints, not numpy's
 
 
 def test_criteria_line_rounds_to_the_monte_carlo_se():

@@ -10,14 +10,10 @@ from latentvi.convergence import ConvergenceWarning
 from latentvi.irt.information import item_information, test_information
 from latentvi.irt.likelihood import ItemResponse, ItemSlopes
 from latentvi.irt.model import ItemFactorModel
-from latentvi.irt.responses import (
-    Responses,
-    SuspiciousColumns,
-    apply_category_map,
-    encode_responses,
-)
+from latentvi.irt.responses import Responses, apply_category_map, encode_responses
 from latentvi.irt.rotation import Rotation, rotate
 from latentvi.irt.saving import load
+from latentvi.irt.screening import SuspiciousColumns
 from latentvi.irt.simulate import simulate
 
 __all__ = [

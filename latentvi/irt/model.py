@@ -21,14 +21,8 @@ from latentvi.convergence import ConvergenceWarning
 from latentvi.irt import saving, scoring, training
 from latentvi.irt.information import item_information, test_information
 from latentvi.irt.parameters import check_n_factors, item_table, n_parameters, orient
-from latentvi.irt.responses import (
-    apply_category_map,
-    check_max_categories,
-    check_missing_codes,
-    encode_responses,
-    item_types,
-    select_items,
-)
+from latentvi.irt.responses import apply_category_map, encode_responses, item_types, select_items
+from latentvi.irt.screening import check_max_categories, check_missing_codes
 from latentvi.irt.start import starting_values
 from latentvi.progress import Progress
 
@@ -60,8 +54,8 @@ class ItemFactorModel:
       missing_codes: values that mean "no answer" in every item, e.g. [-9, 99, '.']; such
         cells are treated as missing, at fit and when scoring new data.
       max_categories: a column with more distinct answers than this is refused as not an
-        item (`latentvi.irt.responses.SuspiciousColumns`), as is a column of at least 20
-        answers that are all distinct (an ID).
+        item (`SuspiciousColumns`), as is a column of at least 20 answers that are all
+        distinct (an ID); the rules are in `latentvi.irt.screening`.
 
     Raises (in `fit`, before any training):
       SuspiciousColumns: columns that look like an ID or a demographic (a ValueError whose

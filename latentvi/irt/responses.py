@@ -7,7 +7,8 @@ in the user's own values. Missing answers (NaN, None, pd.NA, and the values give
 
 Survey exports hold more than items: an ID, demographics such as age. Such columns are refused
 (`SuspiciousColumns`) rather than fitted as items with hundreds of categories, and integer items
-whose values jump (1..5 and 9) draw a warning that 9 may be a code for "no answer".
+whose values jump (1..5 and 9) draw a warning that 9 may be a code for "no answer"; the rules
+and their thresholds are in `latentvi.irt.screening`.
 """
 
 import warnings
@@ -16,18 +17,20 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from latentvi._checks import positive_int
+from latentvi.irt.screening import (
+    SHOWN,
+    SuspiciousColumns,
+    check_max_categories,
+    check_missing_codes,
+    mask_missing_codes,
+    refuse_non_items,
+    warn_gaps,
+)
 
-__all__ = ["Responses", "SuspiciousColumns", "apply_category_map", "encode_responses",
-           "item_types", "select_items"]
+__all__ = ["Responses", "SuspiciousColumns", "apply_category_map", "check_max_categories",
+           "check_missing_codes", "encode_responses", "item_types", "select_items"]
 
 ITEM_TYPES = ("binary", "graded")
-# A column whose answers are all distinct looks like an ID once it has this many. A genuine item
-# with K categories and more than K answers must repeat a value (pigeonhole), and items have few
-# categories (max_categories defaults to 20), so 20 distinct answers out of 20 is already beyond
-# an item; below that, all-distinct answers are common by chance (a 0-10 scale answered by 8).
-ID_MIN_VALUES = 20
-SHOWN = 10  # column names listed in one message
 
 
 @dataclass
@@ -50,29 +53,6 @@ class Responses:
     n_categories: np.ndarray
     category_map: dict
     dropped: pd.Index = field(default_factory=lambda: pd.Index([]))
-
-
-class SuspiciousColumns(ValueError):
-    """Columns that do not look like items: an ID, or a variable with too many categories.
-
-    Attributes:
-      columns: {column label: short reason}, every such column in the frame's order, e.g.
-        {'id': 'all 300 values distinct: an ID?', 'age': '64 categories (at most 20 expected)'}.
-    """
-
-    def __init__(self, columns):
-        self.columns = dict(columns)
-        shown = [f"{label!r}: {reason}" for label, reason in list(self.columns.items())[:3]]
-        names = [repr(label) for label in list(self.columns)[3:SHOWN]]
-        more = len(self.columns) - 3 - len(names)
-        rest = (f"; also {', '.join(names)}" if names else "") + (f" and {more} more"
-                                                                    if more > 0 else "")
-        super().__init__(f"columns that do not look like items: {'; '.join(shown)}{rest}; "
-                         f"select the items with items=[...] (or drop these columns), "
-                         f"or raise max_categories")
-
-    def __reduce__(self):
-        return type(self), (self.columns,)
 
 
 def item_types(item_type, items):
@@ -125,13 +105,11 @@ def encode_responses(frame, item_type="binary", drop_empty=True, missing_codes=N
       UserWarning: integer items with values set apart from the rest (0, 1 and 99), which
         look like codes for "no answer"; one warning lists every such item.
     """
-    frame = _without_codes(_check_frame(frame), check_missing_codes(missing_codes))
+    frame = mask_missing_codes(_check_frame(frame), check_missing_codes(missing_codes))
     types = item_types(item_type, list(frame.columns))
-    suspicious = _suspicious_columns(frame, check_max_categories(max_categories))
-    if suspicious:
-        raise SuspiciousColumns(suspicious)
+    refuse_non_items(frame, max_categories)
     values = _numeric_columns(frame)
-    _warn_gaps(values)
+    warn_gaps(values)
     category_map = {}
     for item, column_type in zip(frame.columns, types):
         category_map[item] = _categories(item, values[item], column_type)
@@ -165,8 +143,8 @@ def apply_category_map(frame, category_map, values=None, missing_codes=None,
                          f"select the fitted items, or fit with items=[...] so that other "
                          f"columns are left out")
     if values is None:
-        values = _numeric_columns(_without_codes(frame[items],
-                                                 check_missing_codes(missing_codes)))
+        values = _numeric_columns(mask_missing_codes(frame[items],
+                                                     check_missing_codes(missing_codes)))
     codes = np.zeros((len(frame), len(items)), np.float32)
     mask = np.zeros((len(frame), len(items)), bool)
     for j, item in enumerate(items):
@@ -194,30 +172,6 @@ def select_items(frame, items):
     return frame[items]
 
 
-def check_missing_codes(missing_codes):
-    """`missing_codes` as a list of numbers and strings (None: an empty list)."""
-    if missing_codes is None:
-        return []
-    if isinstance(missing_codes, (str, bytes)) or not pd.api.types.is_list_like(missing_codes):
-        raise TypeError(f"missing_codes must be a list of values, e.g. missing_codes=[-9, 99, "
-                        f"'.']; got {missing_codes!r}")
-    codes = list(missing_codes)
-    bad = [code for code in codes
-           if isinstance(code, bool) or not isinstance(code, (int, float, str, np.number))]
-    if bad:
-        raise TypeError(f"missing_codes must hold numbers or strings; got {bad[:SHOWN]}")
-    return codes
-
-
-def check_max_categories(max_categories):
-    """`max_categories` as an int >= 2."""
-    value = positive_int(max_categories, "max_categories")
-    if value < 2:
-        raise ValueError(f"max_categories must be an integer >= 2 (an item has at least 2 "
-                         f"categories); got {value}")
-    return value
-
-
 def _check_frame(frame):
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"responses must be a pandas DataFrame (rows = persons, columns = items); "
@@ -243,68 +197,6 @@ def _names(labels):
     shown = ", ".join(repr(label) for label in labels[:SHOWN])
     more = f", ... ({len(labels) - SHOWN} more)" if len(labels) > SHOWN else ""
     return f"[{shown}{more}]"
-
-
-def _without_codes(frame, codes):
-    """`frame` with every cell equal to a missing code set to missing."""
-    if not codes:
-        return frame
-    # Numbers read as text ('-9' from a CSV with a '.' in the column) match numeric codes too.
-    numeric_codes = pd.to_numeric(pd.Series(codes, dtype=object), errors="coerce").dropna()
-    frame = frame.copy()
-    for j in range(frame.shape[1]):
-        series = frame.iloc[:, j]
-        hit = series.isin(codes)
-        if not (isinstance(series.dtype, pd.CategoricalDtype)
-                or pd.api.types.is_numeric_dtype(series.dtype)):
-            hit |= pd.to_numeric(series, errors="coerce").isin(numeric_codes)
-        if hit.any():
-            frame.isetitem(j, series.where(~hit))
-    return frame
-
-
-def _suspicious_columns(frame, max_categories):
-    """{column: reason} for columns that look like an ID or have too many categories."""
-    found = {}
-    for j, column in enumerate(frame.columns):
-        answers = frame.iloc[:, j].dropna()
-        distinct = answers.nunique()
-        if distinct == len(answers) >= ID_MIN_VALUES:
-            found[column] = f"all {distinct} values distinct: an ID?"
-        elif distinct > max_categories:
-            found[column] = f"{distinct} categories (at most {max_categories} expected)"
-    return found
-
-
-def _warn_gaps(values):
-    """One warning for the integer items whose values have outliers (1..5 and 9)."""
-    gaps = {}
-    for item, (numbers, ordered) in values.items():
-        outliers = [] if ordered is not None else _set_apart(numbers)
-        if outliers:
-            gaps[item] = outliers
-    if gaps:
-        listed = "; ".join(f"{item!r}: {found}" for item, found in list(gaps.items())[:SHOWN])
-        more = f" and {len(gaps) - SHOWN} more items" if len(gaps) > SHOWN else ""
-        codes = sorted({value for found in gaps.values() for value in found})
-        warnings.warn(f"items with values set apart from the others, perhaps codes for no "
-                      f"answer: {listed}{more}; if they mean no answer, pass "
-                      f"missing_codes={codes[:SHOWN]}", UserWarning, stacklevel=4)
-
-
-def _set_apart(numbers):
-    """Integer values outside the longest run of the scale (its step: the smallest difference).
-
-    A difference of up to two steps stays in the run (a category nobody chose), so 1..5 with 9
-    gives [9], 0, 1, 99 gives [99] and -9, 1..5 gives [-9], while 1, 2, 3, 5 gives [].
-    """
-    observed = np.unique(numbers[~np.isnan(numbers)])
-    if len(observed) < 3 or not np.all(observed == np.round(observed)):
-        return []
-    differences = np.diff(observed)
-    runs = np.split(observed, np.flatnonzero(differences > 2 * differences.min()) + 1)
-    longest = max(range(len(runs)), key=lambda r: len(runs[r]))  # the first of equal runs
-    return [_plain(value) for r, run in enumerate(runs) if r != longest for value in run]
 
 
 def _numeric_columns(frame):

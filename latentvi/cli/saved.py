@@ -1,0 +1,60 @@
+"""`latentvi score` and `latentvi info`: what a saved model (model.lvirt) is used for."""
+
+from latentvi.cli.messages import InputError, notes, reported_warnings
+from latentvi.cli.reading import read_responses
+
+__all__ = ["MODEL_FILE", "load_model_file", "run_info", "run_score"]
+
+MODEL_FILE = "model.lvirt"
+
+
+def run_score(args):
+    """Scores the persons of `args.data` on the model's items; writes the scores CSV."""
+    out = args.out or args.data.with_name(f"{args.data.stem}_scores.csv")
+    if out.exists() and not args.force:
+        raise InputError(f"{out} already exists; use --force to overwrite it")
+    model = load_model_file(args.model)
+    data = read_responses(args.data, args.id_column, args.sep, notes(args.quiet))
+    items = list(model.category_map_)
+    labels = {str(column): column for column in data.columns}
+    missing = [item for item in items if str(item) not in labels]
+    if missing:
+        raise InputError(f"{args.data.name} lacks items the model was fitted on: {missing}")
+    with reported_warnings():
+        scores = model.score(data[[labels[str(item)] for item in items]])
+    scores.to_csv(out)
+    if not args.quiet:
+        print(f"scored {len(scores):,} persons on {len(items)} items; wrote {out}")
+    return 0
+
+
+def run_info(args):
+    """Prints the model's items, factor correlations and settings."""
+    import pandas as pd
+    model = load_model_file(args.model)
+    converged = {True: "converged", False: "NOT converged", None: "fixed epochs"}
+    print(f"{args.model}: {model.n_factors} factor(s), {len(model.items_)} items, "
+          f"{model.n_persons_:,} persons ({converged.get(model.converged_, '?')})\n")
+    print(model.items_.round(3).to_string())
+    print("\nfactor correlations\n" + model.factor_corr_.round(3).to_string())
+    dropped = getattr(model, "dropped_persons_", pd.Index([]))
+    settings = {"item_type": model.item_type, "rotation": model.rotation, "seed": model.seed,
+                "items": getattr(model, "items", None),
+                "missing_codes": getattr(model, "missing_codes", None),
+                "max_categories": getattr(model, "max_categories", None),
+                "persons dropped (answered no item)": len(dropped),
+                "n_params": model.n_parameters_, **model.settings_}
+    shown = {name: ",".join(map(str, value)) if isinstance(value, (list, tuple)) else
+             "-" if value is None else str(value) for name, value in settings.items()}
+    print("\nsettings\n" + pd.Series(shown).to_string())
+    return 0
+
+
+def load_model_file(path):
+    """`irt.load`, with a missing or foreign file reported as an input error."""
+    from latentvi import irt
+    try:
+        return irt.load(path)
+    except FileNotFoundError:
+        raise InputError(f"no saved model at {path} (`latentvi fit` writes {MODEL_FILE} into "
+                         f"its output folder)") from None
