@@ -181,15 +181,16 @@ def unpack(data):
     return data, None
 
 
-def load_model(filepath):
+def load_model(filepath, compile=True):
     """Loads a model saved by `LatentModel.save` (or a `ModelCheckpoint` of a fit).
 
-    The optimizer state is restored too, so `model.fit(...)` resumes training.
+    The optimizer state is restored too (unless `compile=False`), so `model.fit(...)` resumes
+    training.
     """
     filepath = os.fspath(filepath)
     if not os.path.exists(filepath):
         raise FileNotFoundError(f"no saved model at {filepath}")
-    model = keras.saving.load_model(filepath)
+    model = keras.saving.load_model(filepath, compile=compile)
     if not isinstance(model, LatentModel):
         raise TypeError(f"{filepath} holds a {type(model).__name__}, not a latentvi LatentModel")
     return model

@@ -58,8 +58,13 @@ class _Objective:
 
 
 def penalty(model):
-    """The sum of the model's Keras losses (weight regularizers and the like), or 0."""
-    return tf.add_n(model.losses) if model.losses else tf.constant(0.0)
+    """The sum of the model's Keras losses (weight regularizers and the like) and of its
+    likelihood's `penalty()` (e.g. minus a scaled log-prior of item parameters), or 0."""
+    terms = list(model.losses)
+    extra = getattr(model.likelihood, "penalty", None)
+    if extra is not None:
+        terms.append(tf.convert_to_tensor(extra(), tf.float32))
+    return tf.add_n(terms) if terms else tf.constant(0.0)
 
 
 @keras.saving.register_keras_serializable("latentvi.objectives")

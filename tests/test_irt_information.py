@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 from scipy.special import expit
 
-from latentvi.irt.information import intercept_matrix, item_information
+from latentvi.irt import ItemParameters
+from latentvi.irt.information import item_information
 from latentvi.irt.information import test_information as total_information
 
 
@@ -20,9 +21,12 @@ def fisher_by_differences(a, intercepts, theta, step=1e-5):
 
 @pytest.fixture
 def items():
-    return pd.DataFrame({"a1": [1.2, 0.8], "d": [0.5, np.nan], "d1": [np.nan, 1.5],
-                         "d2": [np.nan, 0.0], "d3": [np.nan, -1.0]},
-                        index=pd.Index(["bin", "gr"], name="item"))
+    return ItemParameters(["bin", "gr"], ["2PL", "graded"], [2, 4], [[1.2], [0.8]],
+                          [{"d": 0.5}, {"d1": 1.5, "d2": 0.0, "d3": -1.0}])
+
+
+def two_factor_item():
+    return ItemParameters(["q"], ["2PL"], [2], [[1.0, 2.0]], [{"d": 0.0}])
 
 
 def test_binary_item_information_is_a2_p_q(items):
@@ -47,7 +51,7 @@ def test_test_information_sums_items(items):
 
 
 def test_directional_information_in_two_dimensions():
-    items = pd.DataFrame({"a1": [1.0], "a2": [2.0], "d": [0.0]}, index=["q"])
+    items = two_factor_item()
     theta = np.zeros((1, 2))
     # At eta = 0, P(1 - P) = 1/4, so the information in direction u is (a . u)^2 / 4.
     assert item_information(items, theta, direction="F1").iloc[0, 0] == pytest.approx(0.25)
@@ -58,7 +62,7 @@ def test_directional_information_in_two_dimensions():
 
 
 def test_bad_theta_and_direction_raise():
-    items = pd.DataFrame({"a1": [1.0], "a2": [2.0], "d": [0.0]}, index=["q"])
+    items = two_factor_item()
     with pytest.raises(ValueError, match="2 columns"):
         item_information(items, [0.0, 1.0])
     with pytest.raises(ValueError, match="direction"):
@@ -67,6 +71,9 @@ def test_bad_theta_and_direction_raise():
         item_information(items, np.zeros((1, 2)), direction=[0, 0])
 
 
-def test_intercept_matrix_merges_binary_and_graded_columns(items):
-    np.testing.assert_array_equal(intercept_matrix(items),
-                                  [[0.5, np.nan, np.nan], [1.5, 0.0, -1.0]])
+def test_item_table_merges_binary_and_graded_columns(items):
+    # mirt's coef(simplify=TRUE) layout: d for the 2PL item, d1..d3 for the graded one.
+    table = items.table()
+    assert list(table.columns) == ["a1", "d", "d1", "d2", "d3"]
+    np.testing.assert_array_equal(table[["d", "d1", "d2", "d3"]].to_numpy(),
+                                  [[0.5, np.nan, np.nan, np.nan], [np.nan, 1.5, 0.0, -1.0]])

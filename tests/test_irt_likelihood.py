@@ -23,8 +23,8 @@ def mixed():
     likelihood = ItemResponse(slopes, [2, 4, 3])
     likelihood.parameters_for(tf.zeros([1, 1]))
     slopes.kernel.assign([[1.5], [0.7], [1.2]])
-    likelihood.first_intercept.assign([0.3, 1.0, 0.5])
-    likelihood.raw_steps.assign(np.log(np.expm1([[1.0, 1.0], [0.8, 1.5], [2.0, 1.0]])))
+    likelihood.groups[0].first_intercept.assign([0.3, 1.0, 0.5])
+    likelihood.groups[0].raw_steps.assign(np.log(np.expm1([[1.0, 1.0], [0.8, 1.5], [2.0, 1.0]])))
     return likelihood
 
 
@@ -56,7 +56,7 @@ def test_binary_items_are_bernoulli_with_logit_a_z_plus_d():
     likelihood = ItemResponse(slopes, [2, 2])
     likelihood.parameters_for(tf.zeros([1, 2]))
     slopes.kernel.assign([[1.0, 9.0], [0.5, -0.5]])
-    likelihood.first_intercept.assign([0.2, -0.3])
+    likelihood.groups[0].first_intercept.assign([0.2, -0.3])
     z = np.array([[0.5, 2.0]], np.float32)
     logits = np.array([1.0 * 0.5 + 0.2, 0.5 * 0.5 - 0.5 * 2.0 - 0.3])  # pattern zeroes the 9
     got = likelihood.distribution(z).log_prob(np.array([[1.0, 0.0]], np.float32)).numpy()
@@ -71,10 +71,10 @@ def test_equal_slopes_share_one_slope_per_factor():
 
 
 def test_intercepts_stay_ordered_for_any_weights(mixed):
-    saved = mixed.raw_steps.numpy()
-    mixed.raw_steps.assign(np.random.default_rng(0).normal(0, 5, saved.shape))
-    assert np.all(np.diff(mixed.intercepts.numpy(), axis=1) < 0)
-    mixed.raw_steps.assign(saved)
+    saved = mixed.groups[0].raw_steps.numpy()
+    mixed.groups[0].raw_steps.assign(np.random.default_rng(0).normal(0, 5, saved.shape))
+    assert np.all(np.diff(mixed.groups[0].intercepts.numpy(), axis=1) < 0)
+    mixed.groups[0].raw_steps.assign(saved)
 
 
 def test_model_saves_and_loads_with_the_same_likelihood(tmp_path):

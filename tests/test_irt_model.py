@@ -7,6 +7,7 @@ off, not by chance. The full-size targets (10,000 x 50) live in benchmarks/irt_a
 """
 
 import itertools
+import pathlib
 
 import numpy as np
 import pandas as pd
@@ -204,3 +205,21 @@ def test_loading_a_file_that_is_not_a_saved_model_says_so(tmp_path):
         irt.load(path)
     with pytest.raises(FileNotFoundError, match="no saved model"):
         irt.load(tmp_path / "missing.lvirt")
+
+
+def test_a_file_saved_before_item_types_were_objects_still_loads():
+    # tests/data/graded_2pl_v2.lvirt was written by latentvi before `latentvi.irt.items`
+    # (format version 2: the graded intercepts were weights of the likelihood itself). The
+    # numbers below were computed from it by that version; the same weights and the same seed
+    # give the same draws, so they must agree to float32 rounding.
+    folder = pathlib.Path(__file__).parent / "data"
+    model = irt.load(folder / "graded_2pl_v2.lvirt")
+    data = pd.read_csv(folder / "graded_2pl_v2.csv", index_col=0)
+    assert model.item_types_["item1"] == "2PL" and model.item_types_["item2"] == "graded"
+    assert float(model.log_likelihood(data, num_samples=100)) == pytest.approx(
+        -229.1842040645814, abs=1e-3)
+    np.testing.assert_allclose(model.score(data.iloc[:3]).to_numpy(),
+                               [[-1.9473763704299927, 0.6132042407989502],
+                                [-1.589874029159546, 0.5883310437202454],
+                                [0.08035743236541748, 0.5451146960258484]], atol=1e-5)
+    assert list(model.items_.columns) == ["a1", "d", "d1", "d2"]

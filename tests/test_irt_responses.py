@@ -80,8 +80,11 @@ def test_not_a_dataframe():
 def test_item_type_dict_must_cover_the_columns():
     with pytest.raises(ValueError, match=r"missing \['b'\]"):
         item_types({"a": "binary"}, ["a", "b"])
-    with pytest.raises(ValueError, match="'binary' or 'graded'"):
-        item_types("nominal", ["a"])
+    with pytest.raises(ValueError, match=r"item_type must be one of .*graded.*got 'bogus'"):
+        item_types("bogus", ["a"])
+    with pytest.raises(ValueError, match=r"item_type\['a'\] must be one of"):
+        item_types({"a": "bogus"}, ["a"])
+    assert item_types({"a": "binary", "b": "graded"}, ["a", "b"]) == ["2PL", "graded"]
 
 
 def test_new_data_use_the_fitted_map_and_reject_unseen_values():

@@ -11,12 +11,34 @@ import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_hex
 
+from latentvi.irt import ItemParameters
 from latentvi.plotting import irt as irt_plots
 
-BINARY = pd.DataFrame({"a1": [1.2, 0.7], "d": [0.5, -1.0]}, index=["q1", "q2"])
-GRADED = pd.DataFrame({"a1": [1.5], "d1": [2.0], "d2": [0.0], "d3": [-1.5]}, index=["likert"])
-TWO_FACTORS = pd.DataFrame({"a1": [1.0, 0.0, 0.8], "a2": [0.0, 1.4, 0.6],
-                            "d": [0.2, -0.3, 0.0]}, index=["i1", "i2", "i3"])
+
+def _items(table):
+    """ItemParameters from a table written as mirt's coef (2PL: d; graded: d1..)."""
+    slopes = table[[c for c in table.columns if c.startswith("a")]].to_numpy(float)
+    types, counts, values = [], [], []
+    for item, row in table.iterrows():
+        if "d" in table.columns and pd.notna(row.get("d")):
+            types.append("2PL")
+            values.append({"d": row["d"]})
+        else:
+            steps = {c: row[c] for c in table.columns if c[0] == "d" and c[1:].isdigit()
+                     and pd.notna(row[c])}
+            types.append("graded")
+            values.append(steps)
+        counts.append(len(values[-1]) + 1)
+    return ItemParameters(list(table.index), types, counts, slopes, values)
+
+
+BINARY_TABLE = pd.DataFrame({"a1": [1.2, 0.7], "d": [0.5, -1.0]}, index=["q1", "q2"])
+TWO_FACTORS_TABLE = pd.DataFrame({"a1": [1.0, 0.0, 0.8], "a2": [0.0, 1.4, 0.6],
+                                  "d": [0.2, -0.3, 0.0]}, index=["i1", "i2", "i3"])
+BINARY = _items(BINARY_TABLE)
+GRADED = _items(pd.DataFrame({"a1": [1.5], "d1": [2.0], "d2": [0.0], "d3": [-1.5]},
+                             index=["likert"]))
+TWO_FACTORS = _items(TWO_FACTORS_TABLE)
 
 
 def _sigmoid(x):
@@ -28,7 +50,7 @@ def test_icc_lines_are_sigmoid_of_slope_intercept():
     fig = irt_plots.item_curves(BINARY, theta=theta)
     lines = fig.axes[0].lines
     assert [line.get_label() for line in lines] == ["q1", "q2"]
-    for line, (a, d) in zip(lines, BINARY[["a1", "d"]].to_numpy()):
+    for line, (a, d) in zip(lines, BINARY_TABLE[["a1", "d"]].to_numpy()):
         np.testing.assert_array_equal(line.get_xdata(), theta)
         # Same formula in float64 on both sides: agreement to rounding.
         np.testing.assert_allclose(line.get_ydata(), _sigmoid(a * theta + d), atol=1e-12)
@@ -55,7 +77,7 @@ def test_information_and_standard_error_curves():
     se_line = fig.axes[1].lines[0]
     # 2PL item information a^2 P (1 - P), summed over the items.
     expected = sum(a**2 * _sigmoid(a * theta + d) * (1 - _sigmoid(a * theta + d))
-                   for a, d in BINARY[["a1", "d"]].to_numpy())
+                   for a, d in BINARY_TABLE[["a1", "d"]].to_numpy())
     np.testing.assert_allclose(info_line.get_ydata(), expected, rtol=1e-10)
     np.testing.assert_allclose(se_line.get_ydata(), 1 / np.sqrt(expected), rtol=1e-10)
 
@@ -65,19 +87,19 @@ def test_information_along_a_factor_axis():
     fig = irt_plots.information_curves(TWO_FACTORS, theta=theta, direction="F2")
     # Along F2 only items with a2 != 0 inform: (a2)^2 P (1 - P) with eta = a2 t + d.
     expected = sum(a2**2 * _sigmoid(a2 * theta + d) * (1 - _sigmoid(a2 * theta + d))
-                   for a2, d in TWO_FACTORS[["a2", "d"]].to_numpy())
+                   for a2, d in TWO_FACTORS_TABLE[["a2", "d"]].to_numpy())
     np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), expected, rtol=1e-10)
 
 
 def test_loadings_heatmap_shows_mirt_standardized_loadings():
     fig = irt_plots.loadings_heatmap(TWO_FACTORS)
     shown = np.asarray(fig.axes[0].images[0].get_array())
-    scaled = TWO_FACTORS[["a1", "a2"]].to_numpy() / 1.702
+    scaled = TWO_FACTORS_TABLE[["a1", "a2"]].to_numpy() / 1.702
     expected = scaled / np.sqrt(1 + np.sum(scaled**2, axis=1, keepdims=True))
     np.testing.assert_allclose(shown, expected, rtol=1e-12)
     slopes = irt_plots.loadings_heatmap(TWO_FACTORS, values="slopes")
     np.testing.assert_array_equal(np.asarray(slopes.axes[0].images[0].get_array()),
-                                  TWO_FACTORS[["a1", "a2"]].to_numpy())
+                                  TWO_FACTORS_TABLE[["a1", "a2"]].to_numpy())
 
 
 def test_correlated_factors_enter_the_standardization():
@@ -113,7 +135,7 @@ def _binary_table(n_items, n_factors=1, seed=0):
     rng = np.random.default_rng(seed)
     columns = {f"a{d + 1}": rng.uniform(0.5, 2.0, n_items) for d in range(n_factors)}
     columns["d"] = rng.normal(size=n_items)
-    return pd.DataFrame(columns, index=[f"item{j + 1}" for j in range(n_items)])
+    return _items(pd.DataFrame(columns, index=[f"item{j + 1}" for j in range(n_items)]))
 
 
 def _graded_model(n_items, n_categories, answers_per_item, seed=0):
@@ -126,7 +148,8 @@ def _graded_model(n_items, n_categories, answers_per_item, seed=0):
     answers = {item: [f"{item} {a}" if answers_per_item else a for a in ANSWERS]
                for item in table.index}
     return types.SimpleNamespace(
-        items_=table, factor_corr_=pd.DataFrame([[1.0]], index=["F1"], columns=["F1"]),
+        item_parameters_=_items(table), item_order_=list(table.index),
+        factor_corr_=pd.DataFrame([[1.0]], index=["F1"], columns=["F1"]),
         category_map_={item: {a: k for k, a in enumerate(answers[item])} for item in table.index})
 
 
@@ -180,7 +203,7 @@ def test_item_curves_beyond_one_figure_say_so_and_items_selects_the_rest():
     assert fig.get_size_inches().tolist() == irt_plots.item_curves(_binary_table(100)) \
         .get_size_inches().tolist()
     assert "first 100 of 200 items" in fig.get_suptitle()
-    rest, _ = _draw_strictly(irt_plots.item_curves, table, items=table.index[100:])
+    rest, _ = _draw_strictly(irt_plots.item_curves, table, items=table.items[100:])
     drawn = [line.get_label() for ax in rest.axes for line in ax.lines]
     assert drawn == [f"item{j}" for j in range(101, 201)]
     assert "of" not in rest.get_suptitle()

@@ -7,7 +7,10 @@
 """
 
 from latentvi.convergence import ConvergenceWarning
+from latentvi.irt import items
 from latentvi.irt.information import item_information, test_information
+from latentvi.irt.item_parameters import ItemParameters
+from latentvi.irt.items import ItemGroup, ItemType
 from latentvi.irt.likelihood import ItemResponse, ItemSlopes
 from latentvi.irt.model import ItemFactorModel
 from latentvi.irt.responses import Responses, apply_category_map, encode_responses
@@ -19,14 +22,18 @@ from latentvi.irt.simulate import simulate
 __all__ = [
     "ConvergenceWarning",
     "ItemFactorModel",
+    "ItemGroup",
+    "ItemParameters",
     "ItemResponse",
     "ItemSlopes",
+    "ItemType",
     "Responses",
     "Rotation",
     "SuspiciousColumns",
     "apply_category_map",
     "encode_responses",
     "item_information",
+    "items",
     "load",
     "rotate",
     "simulate",

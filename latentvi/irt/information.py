@@ -1,12 +1,11 @@
-"""Item and test information of 2PL and graded items, multidimensional in a chosen direction.
+"""Item and test information, multidimensional in a chosen direction.
 
-For an item with slopes a and cumulative probabilities P*_k = sigmoid(a . theta + d_k)
-(P*_0 = 1, P*_K = 0), the category probabilities are P_k = P*_k - P*_k+1 and the Fisher
-information matrix about theta is
+For an item with slopes a, linear predictor eta = a . theta and category probabilities
+P_k(eta) (its type's, `latentvi.irt.items`), the Fisher information matrix about theta is
 
-    I(theta) = a a^T  sum_k (dP_k / d eta)^2 / P_k,   dP*_k / d eta = P*_k (1 - P*_k),
+    I(theta) = a a^T  sum_k (dP_k / d eta)^2 / P_k,
 
-which for a binary item is a a^T P (1 - P). In a direction u (a unit vector in theta space) the
+which for a binary 2PL item is a a^T P (1 - P). In a direction u (a unit vector in theta space) the
 information is u^T I(theta) u = (a . u)^2 sum_k (dP_k / d eta)^2 / P_k (Reckase's directional
 information, as mirt's `iteminfo(..., degrees=)`). With one factor u = 1 and this is the usual
 information curve. With D > 1 and no direction given, u = (1, ..., 1) / sqrt(D), the direction
@@ -22,62 +21,32 @@ import numbers
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit
 
-__all__ = ["intercept_matrix", "item_information", "test_information"]
-
-
-def intercept_matrix(items):
-    """d [J, Kmax-1] from an item table (column d, or d1..), NaN past each item's K_j - 1."""
-    graded = sorted((c for c in items.columns if c.startswith("d") and c[1:].isdigit()),
-                    key=lambda c: int(c[1:]))
-    blocks = items[graded].to_numpy(float) if graded else np.full((len(items), 1), np.nan)
-    if "d" in items.columns:
-        first = np.where(items["d"].notna(), items["d"].to_numpy(float), blocks[:, 0])
-        blocks = np.column_stack([first, blocks[:, 1:]]) if graded else first[:, None]
-    return blocks
+__all__ = ["item_information", "test_information"]
 
 
-def item_information(items, theta, direction=None, factor_names=None):
+def item_information(parameters, theta, direction=None):
     """Information of each item at each theta.
 
     Args:
-      items: item table (a1..aD, d / d1..), as `ItemFactorModel.items_`.
+      parameters: the items (`ItemParameters`, e.g. `ItemFactorModel.item_parameters_`).
       theta: points [m, D] (array or DataFrame), or a 1-D array of m points when D = 1.
       direction: None, a factor name or index, or a vector of D numbers (normalized here).
-      factor_names: names used to look up a factor given by name.
 
     Returns:
       DataFrame [m, J]: rows are the theta points, columns the items.
     """
-    slopes = items[[c for c in items.columns if c.startswith("a")]].to_numpy(float)
-    points = _points(theta, slopes.shape[1])
-    unit = _direction(direction, slopes.shape[1], factor_names)
-    eta = points @ slopes.T
-    information = (slopes @ unit)[np.newaxis, :] ** 2 * _curvature(eta, intercept_matrix(items))
+    points = _points(theta, parameters.n_factors)
+    unit = _direction(direction, parameters.n_factors, parameters.factor_names)
+    information = parameters.information(points, unit)
     index = theta.index if isinstance(theta, pd.DataFrame) else pd.RangeIndex(len(points))
-    return pd.DataFrame(information, index=index, columns=items.index)
+    return pd.DataFrame(information, index=index, columns=pd.Index(parameters.items,
+                                                                   name="item"))
 
 
-def test_information(items, theta, direction=None, factor_names=None):
+def test_information(parameters, theta, direction=None):
     """Sum of item informations at each theta: a Series [m]."""
-    return item_information(items, theta, direction, factor_names).sum(axis=1).rename(
-        "information")
-
-
-def _curvature(eta, intercepts):
-    """sum_k (dP_k / d eta)^2 / P_k, [m, J], for cumulative logits eta + d_k."""
-    valid = ~np.isnan(intercepts)
-    cumulative = np.where(valid, expit(eta[..., np.newaxis] + np.nan_to_num(intercepts)), 0.0)
-    m, n_items = eta.shape
-    ones = np.ones((m, n_items, 1))
-    zeros = np.zeros((m, n_items, 1))
-    upper = np.concatenate([ones, cumulative], axis=-1)
-    lower = np.concatenate([cumulative, zeros], axis=-1)
-    probability = upper - lower
-    slope = upper * (1 - upper) - lower * (1 - lower)
-    keep = probability > 1e-300
-    return np.sum(np.where(keep, slope**2 / np.where(keep, probability, 1.0), 0.0), axis=-1)
+    return item_information(parameters, theta, direction).sum(axis=1).rename("information")
 
 
 def _points(theta, n_factors):

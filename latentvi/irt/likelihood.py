@@ -1,20 +1,14 @@
 """The item response likelihood p(x | z) of item factor analysis, in mirt's slope-intercept form.
 
-Each item j has slopes a_j (one per factor) and a linear predictor eta_j = a_j . z. A binary
-item (2PL) has P(x_j = 1 | z) = sigmoid(eta_j + d_j); a graded item with K_j ordered categories
-(Samejima's graded response model, an ordered logistic) has
-
-    P(x_j >= k | z) = sigmoid(eta_j + d_jk),  k = 1..K_j-1,  d_j1 > d_j2 > ... > d_j(K_j-1),
-
-so a binary item is the graded item with K_j = 2 and one model holds mixed item types. Items
-with fewer categories than the largest K are padded with cutpoints far in the tail, so the
-padded categories have probability exp(-1e4) = 0 and never receive a gradient. Binary-only
-models use `BernoulliCells`; others use `GradedCells`, whose log_prob evaluates only the observed
-category (one interval of the cumulative logits), not all K of them.
+Each item j has slopes a_j (one per factor, `ItemSlopes`) and a linear predictor eta_j = a_j . z;
+its type (`latentvi.irt.items`) gives P(x_j = k | eta_j). `ItemResponse` holds one `ItemGroup`
+layer per group of item types (2PL and graded items form one group) and sums the groups'
+log-probabilities of the observed answers. The items of one group are contiguous columns
+(`ItemFactorModel` orders the columns so), so a group reads a slice of eta and of the answers,
+never a gather over every Monte Carlo draw.
 
 References:
-  [1] Samejima (1969). Estimation of latent ability using a response pattern of graded scores.
-  [2] Chalmers (2012). mirt: A Multidimensional Item Response Theory Package for the R
+  [1] Chalmers (2012). mirt: A Multidimensional Item Response Theory Package for the R
       Environment. Journal of Statistical Software 48(6).
 """
 
@@ -24,14 +18,12 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from latentvi._checks import positive_int
-from latentvi.likelihoods import BernoulliCells, _Likelihood
+from latentvi.irt import items as item_types
+from latentvi.likelihoods import _Likelihood
 
 tfd = tfp.distributions
 
-__all__ = ["GradedCells", "ItemResponse", "ItemSlopes"]
-
-# Cumulative logit of the padded (impossible) categories: P = sigmoid(-1e4) = 0 in float32.
-_FAR = 1e4
+__all__ = ["ItemCells", "ItemResponse", "ItemSlopes", "contiguous_groups"]
 
 
 @keras.saving.register_keras_serializable("latentvi.irt")
@@ -87,120 +79,148 @@ class ItemSlopes(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable("latentvi.irt")
 class ItemResponse(_Likelihood):
-    """Binary (2PL) and graded items: x_j in 0..K_j-1 given the linear predictor eta_j.
+    """Items of any registered types: x_j in 0..K_j-1 given the linear predictor eta_j.
 
     Args:
       decoder: network z -> eta [n, J], normally `ItemSlopes`.
       n_categories: K_j for each item (each >= 2).
+      item_types: each item's type name (default: '2PL' for two categories, else 'graded').
+        Items of one group (`ItemType.group_name`) must be contiguous.
+      priors: {parameter name: [spec or None per item]} (`ItemGroup.log_prior`).
     """
 
-    def __init__(self, decoder, n_categories, **kwargs):
+    def __init__(self, decoder, n_categories, item_types=None, priors=None, **kwargs):
         super().__init__(decoder, **kwargs)
         self.n_categories = [positive_int(int(k), "n_categories") for k in n_categories]
         if min(self.n_categories) < 2:
             raise ValueError(f"every item needs at least 2 categories; got {self.n_categories}")
+        if item_types is None:
+            item_types = ["2PL" if k == 2 else "graded" for k in self.n_categories]
+        self.item_types = [_type(name).name for name in item_types]
         self.max_categories = max(self.n_categories)
+        self.slices = contiguous_groups([_type(name).group_name for name in self.item_types])
+        priors = priors or {}
+        self.groups = [_type(self.item_types[start]).group(
+            self.n_categories[start:stop], self.item_types[start:stop],
+            priors={name: specs[start:stop] for name, specs in priors.items()})
+            for start, stop in self.slices]
+        self.prior_weight = self.add_weight(shape=(), initializer="zeros", trainable=False,
+                                            name="prior_weight")
 
     def build_parameters(self, output_shape):
         n_items = len(self.n_categories)
         if tuple(output_shape) != (n_items,):
             raise ValueError(f"the decoder gives {tuple(output_shape)} linear predictors per "
                              f"person, but there are {n_items} items")
-        # mirt-like start: first intercept 1, then steps of 1 down to the last category.
-        self.first_intercept = self.add_weight(
-            shape=(n_items,), initializer=keras.initializers.Constant(1.0), name="first_intercept")
-        self.raw_steps = self.add_weight(
-            shape=(n_items, max(self.max_categories - 2, 0)),
-            initializer=keras.initializers.Constant(float(np.log(np.expm1(1.0)))),
-            name="raw_steps")
         self.built = True
 
-    def start_from(self, intercepts):
-        """Sets the intercepts d [J, >= Kmax-1] (decreasing along each row; `latentvi.irt.start`).
-
-        Starting every intercept at one value leaves a slow joint mode (all intercepts against
-        the encoder's mean): on 10,000 x 100 x 5 factors every intercept ended 0.32 too high.
-        """
-        intercepts = np.asarray(intercepts, np.float32)
-        self.first_intercept.assign(intercepts[:, 0])
-        width = self.raw_steps.shape[1]
-        if width:
-            gaps = np.maximum(-np.diff(intercepts[:, :width + 1], axis=1), 0.05)
-            self.raw_steps.assign(np.log(np.expm1(gaps)).astype(np.float32))
-
-    @property
-    def intercepts(self):
-        """d [J, Kmax-1], decreasing along each row; entries past K_j-1 are meaningless."""
-        steps = tf.math.softplus(self.raw_steps)
-        offsets = tf.concat([tf.zeros_like(self.first_intercept)[:, tf.newaxis],
-                             -tf.cumsum(steps, axis=-1)], axis=-1)
-        return self.first_intercept[:, tf.newaxis] + offsets
-
     def elementwise(self, eta):
-        if self.max_categories == 2:
-            return BernoulliCells(logits=eta + self.intercepts[:, 0], dtype=tf.float32)
-        return GradedCells(eta, self.cumulative_offsets())
+        return ItemCells(eta, self)
+
+    def log_prob(self, eta, x):
+        """log P(x_j | eta_j) [..., J] of the answers x (float codes)."""
+        if len(self.groups) == 1:
+            return self.groups[0].log_prob(eta, x)
+        return tf.concat([group.log_prob(eta[..., start:stop], x[..., start:stop])
+                          for group, (start, stop) in zip(self.groups, self.slices)], -1)
 
     def category_log_probs(self, eta):
-        """log P(x_j = k | eta_j) for every k, [..., J, Kmax] (for plots and checks)."""
-        logits = eta[..., tf.newaxis] + self.cumulative_offsets()
-        return _interval_log_prob(logits[..., :-1], logits[..., 1:])
+        """log P(x_j = k | eta_j) for every k, [..., J, Kmax] (-inf past an item's K_j)."""
+        parts = []
+        for group, (start, stop) in zip(self.groups, self.slices):
+            logs = group.category_log_probs(eta[..., start:stop])
+            width = self.max_categories - logs.shape[-1]
+            if width:
+                pad = tf.fill(tf.concat([tf.shape(logs)[:-1], [width]], 0), -np.inf)
+                logs = tf.concat([logs, pad], -1)
+            parts.append(logs)
+        return parts[0] if len(parts) == 1 else tf.concat(parts, -2)
 
-    def cumulative_offsets(self):
-        """c [J, Kmax+1] with P(x_j >= k | eta_j) = sigmoid(eta_j + c_jk): +1e4, d_j1, ...,
-        d_j(K_j-1), then the padding -1e4, -1e4 - 1, ...; strictly decreasing along each row."""
-        valid, padding = self._padding()
-        inner = tf.where(valid, self.intercepts, padding)
-        top = tf.fill([len(self.n_categories), 1], _FAR)
-        return tf.concat([top, inner, self._bottom()], -1)
+    def values(self):
+        """Each item's fitted type-specific parameters ({mirt name: value}), in item order."""
+        return [row for group in self.groups for row in group.values()]
 
-    def _padding(self):
-        """Which cutpoints k = 1..Kmax-1 each item has, and far-tail stand-ins for the rest."""
-        k = np.arange(1, self.max_categories)[np.newaxis, :]
-        n_categories = np.array(self.n_categories)[:, np.newaxis]
-        valid = k < n_categories
-        padding = np.where(valid, 0.0, -_FAR - (k - n_categories)).astype(np.float32)
-        return tf.constant(valid), tf.constant(padding)
+    def start_from(self, intercepts):
+        """Starting values from the data's cumulative logits [J, >= Kmax-1] (`irt.start`)."""
+        intercepts = np.asarray(intercepts, np.float32)
+        for group, (start, stop) in zip(self.groups, self.slices):
+            group.start_from(intercepts[start:stop])
 
-    def _bottom(self):
-        bottom = -_FAR - (self.max_categories - np.array(self.n_categories, np.float32))
-        return tf.constant(bottom[:, np.newaxis], tf.float32)
+    def log_prior(self):
+        """The log-density of all the items' priors at their parameters."""
+        return tf.add_n([tf.convert_to_tensor(group.log_prior(), tf.float32)
+                         for group in self.groups])
+
+    def penalty(self):
+        """What the fit adds to its loss (minus the mean bound per person): minus the
+        log-prior divided by the number of persons (`prior_weight`, set by the fit), so that
+        the maximum is the marginal MAP estimate, as mirt's with PRIOR."""
+        if not any(spec for group in self.groups for specs in group.priors.values()
+                   for spec in specs):
+            return 0.0
+        return -self.log_prior() * self.prior_weight
+
+    def set_persons(self, n_persons):
+        """The number of persons the fitted bound averages over (scales the priors)."""
+        self.prior_weight.assign(1.0 / float(n_persons))
+
+    def load_own_variables(self, store):
+        # Files written before item types were objects hold the graded intercepts here (and
+        # no prior weight): hand them to the one group, which holds those weights now.
+        legacy = (len(store.keys()) != len(self._trainable_variables + self._non_trainable_variables)
+                  and len(self.groups) == 1
+                  and len(store.keys()) == len(self.groups[0].weights))
+        if legacy:
+            self.groups[0].load_own_variables(store)
+            return
+        super().load_own_variables(store)
 
     def get_config(self):
-        return {**super().get_config(), "n_categories": list(self.n_categories)}
+        priors = {}
+        for group in self.groups:
+            for name in group.priors:
+                priors.setdefault(name, [None] * len(self.n_categories))
+        for group, (start, _) in zip(self.groups, self.slices):
+            for name, specs in group.priors.items():
+                priors[name][start:start + len(specs)] = specs
+        return {**super().get_config(), "n_categories": list(self.n_categories),
+                "item_types": list(self.item_types), "priors": priors}
 
 
-def _interval_log_prob(upper, lower, gap=None):
-    """log(sigmoid(u) - sigmoid(l)) for u > l, as log sigmoid(u) + log sigmoid(-l) + log(1 - e^(l-u)).
-
-    P(x = k) = sigmoid(l_k) - sigmoid(l_k+1) = sigmoid(l_k) sigmoid(-l_k+1) (1 - e^(l_k+1 - l_k)).
-    `gap` is u - l when the caller has it in a smaller shape (it broadcasts).
-    """
-    gap = upper - lower if gap is None else gap
-    return tf.math.log_sigmoid(upper) + tf.math.log_sigmoid(-lower) + tfp.math.log1mexp(gap)
+def _type(name):
+    return item_types.get(name)
 
 
-class GradedCells(tfd.Distribution):
-    """Ordered categories 0..K_j-1 of items j given the linear predictor eta [..., J] and each
-    item's cumulative offsets c [J, K+1] (`ItemResponse.cumulative_offsets`): P(x_j >= k) =
-    sigmoid(eta_j + c_jk).
+def contiguous_groups(group_names):
+    """[(start, stop)] of the runs of equal group names; raises if a group is split."""
+    slices, seen = [], set()
+    for j, name in enumerate(group_names):
+        if slices and group_names[slices[-1][0]] == name:
+            slices[-1] = (slices[-1][0], j + 1)
+            continue
+        if name in seen:
+            raise ValueError(f"items of the item-type group {name!r} must be contiguous "
+                             f"columns; order the items by type")
+        seen.add(name)
+        slices.append((j, j + 1))
+    return slices
 
-    `log_prob` gathers the two offsets that bound the observed category of each cell, so it costs
-    the same for any number of categories (tfd.OrderedLogistic normalizes all K of them).
-    """
 
-    def __init__(self, eta, offsets, name="GradedCells"):
+class ItemCells(tfd.Distribution):
+    """The answers x_j of items j given their linear predictors eta [..., J]: `log_prob` asks
+    each item group of `likelihood` (an `ItemResponse`) for its items' log-probabilities."""
+
+    def __init__(self, eta, likelihood, name="ItemCells"):
         parameters = dict(locals())
         self._eta = tf.convert_to_tensor(eta, tf.float32)
-        self._offsets = tf.convert_to_tensor(offsets, tf.float32)
+        self._likelihood = likelihood
         super().__init__(dtype=tf.float32, reparameterization_type=tfd.NOT_REPARAMETERIZED,
                          validate_args=False, allow_nan_stats=True, parameters=parameters,
                          name=name)
 
     @classmethod
     def _parameter_properties(cls, dtype, num_classes=None):
-        return {"eta": tfp.util.ParameterProperties(),
-                "offsets": tfp.util.ParameterProperties(event_ndims=1)}
+        return {"eta": tfp.util.ParameterProperties()}
 
     def _event_shape(self):
         return tf.TensorShape([])
@@ -215,17 +235,9 @@ class GradedCells(tfd.Distribution):
         return tf.shape(self._eta)
 
     def _log_prob(self, x):
-        x = tf.cast(x, tf.int32)
-        width = tf.shape(self._offsets)[-1]
-        first = tf.range(tf.shape(self._offsets)[0]) * width  # flat index of c_j0
-        flat = tf.reshape(self._offsets, [-1])
-        upper, lower = tf.gather(flat, first + x), tf.gather(flat, first + x + 1)
-        # eta cancels from the gap, which is then one value per person and item, not per draw.
-        return _interval_log_prob(self._eta + upper, self._eta + lower, gap=upper - lower)
+        return self._likelihood.log_prob(self._eta, x)
 
     def _sample_n(self, n, seed=None):
-        shape = tf.concat([[n], self._batch_shape_tensor()], 0)
-        uniform = tf.random.stateless_uniform(shape, seed=tfp.random.sanitize_seed(seed))
-        cumulative = self._eta[..., tf.newaxis] + self._offsets[..., 1:]
-        at_least = uniform[..., tf.newaxis] < tf.math.sigmoid(cumulative)
-        return tf.reduce_sum(tf.cast(at_least, tf.float32), -1)
+        logits = self._likelihood.category_log_probs(self._eta)
+        draws = tfd.Categorical(logits=logits).sample(n, seed=seed)
+        return tf.cast(draws, tf.float32)

@@ -20,7 +20,9 @@ from latentvi._checks import one_of, positive_int
 from latentvi.convergence import ConvergenceWarning
 from latentvi.irt import saving, scoring, training
 from latentvi.irt.information import item_information, test_information
-from latentvi.irt.parameters import check_n_factors, item_table, n_parameters, orient
+from latentvi.irt.item_parameters import ItemParameters
+from latentvi.irt.items import get as get_item_type
+from latentvi.irt.parameters import check_n_factors, n_parameters, orient
 from latentvi.irt.responses import apply_category_map, encode_responses, item_types, select_items
 from latentvi.irt.screening import check_max_categories, check_missing_codes
 from latentvi.irt.start import starting_values
@@ -47,6 +49,11 @@ class ItemFactorModel:
         None (default): k = 1,000 / n_items, between 5 and 50 (LSAT7: 50; 100 items: 10).
         `iw_samples_` holds the value used.
       equal_slopes: one slope per factor shared by all items (Rasch-like).
+      priors: {item: {parameter: prior}} with prior ('norm', mean, sd), ('lnorm', meanlog,
+        sdlog) or ('beta', a, b), as mirt's PRIOR: the log-prior is added to the fitted bound,
+        so the estimate is the marginal MAP. Priors apply on the scale the parameter is
+        estimated on: an asymptote g or u on the logit scale (a 'beta' prior there is on the
+        probability, mirt's 'expbeta'). E.g. {'item5': {'g': ('norm', -1.5, 3)}}.
       seed: integer seed for initialization, batching and Monte Carlo draws.
       items: the column labels to fit as items, e.g. ['q1', 'q2', ...]; None fits every
         column. With `items`, `score`, `log_likelihood` and `information_criteria` take
@@ -87,7 +94,7 @@ class ItemFactorModel:
 
     def __init__(self, n_factors=1, item_type="binary", pattern=None, correlated_factors=True,
                  rotation="oblimin", iw_samples=None, seed=None, equal_slopes=False,
-                 items=None, missing_codes=None, max_categories=20):
+                 items=None, missing_codes=None, max_categories=20, priors=None):
         self.n_factors = n_factors
         self.item_type = item_type
         self.pattern = pattern
@@ -99,6 +106,7 @@ class ItemFactorModel:
         self.items = items
         self.missing_codes = missing_codes
         self.max_categories = max_categories
+        self.priors = priors
 
     # -- fitting ----------------------------------------------------------------------------
     def fit(self, data, epochs=None, batch_size=None, verbose=1, callbacks=None, max_steps=None,
@@ -131,10 +139,12 @@ class ItemFactorModel:
         """
         self._check_settings()
         frame = data if self.items is None else select_items(data, self.items)
-        responses = encode_responses(frame, self.item_type, missing_codes=self.missing_codes,
+        responses = encode_responses(_grouped_by_type(frame, self.item_type), self.item_type,
+                                     missing_codes=self.missing_codes,
                                      max_categories=self.max_categories)
         self.item_types_ = dict(zip(responses.items, item_types(self.item_type,
                                                                  responses.items)))
+        self.item_order_ = [item for item in frame.columns if item in self.item_types_]
         pattern = self._pattern_array(responses.items)
         n_factors = positive_int(self.n_factors, "n_factors")
         check_n_factors(n_factors, len(responses.items),
@@ -143,7 +153,10 @@ class ItemFactorModel:
                                      self.iw_samples, max_steps, tol)
         self.model_ = training.build_model(
             responses.n_categories, n_factors, pattern, self.equal_slopes,
-            self._learns_correlations(pattern), self.seed)
+            self._learns_correlations(pattern), self.seed,
+            item_types=list(self.item_types_.values()),
+            priors=_prior_lists(self.priors, responses.items))
+        self.model_.likelihood.set_persons(len(responses.codes))
         start = starting_values(responses.codes, responses.mask, responses.n_categories,
                                 n_factors, pattern, self.seed)
         if pattern is None:
@@ -219,13 +232,15 @@ class ItemFactorModel:
         method = self.rotation if pattern is None and self.n_factors > 1 else None
         self.transform_, slopes, correlation, self.rotation_converged_ = orient(
             slopes, correlation, method, self.seed)
-        intercepts = self.model_.likelihood.intercepts.numpy()
-        self.items_ = item_table(responses.items, slopes, intercepts, responses.n_categories,
-                                 [self.item_types_[item] for item in responses.items])
         names = self.factor_names_
+        self.item_parameters_ = ItemParameters(
+            responses.items, list(self.item_types_.values()), responses.n_categories, slopes,
+            self.model_.likelihood.values(), names)
+        self.items_ = self.item_parameters_.table().loc[self.item_order_]
         self.factor_corr_ = pd.DataFrame(correlation, index=names, columns=names)
         self.n_parameters_ = n_parameters(responses.n_categories, pattern, self.n_factors,
-                                          self.equal_slopes, self._learns_correlations(pattern))
+                                          self.equal_slopes, self._learns_correlations(pattern),
+                                          item_parameters=self.item_parameters_.n_free())
 
     # -- results ----------------------------------------------------------------------------
     def score(self, data, method="eap", num_samples=1000):
@@ -275,12 +290,12 @@ class ItemFactorModel:
     def item_information(self, theta, direction=None):
         """Fisher information of each item at theta (see `latentvi.irt.information`)."""
         self._check_fitted()
-        return item_information(self.items_, theta, direction, self.factor_names_)
+        return item_information(self.item_parameters_, theta, direction)[self.item_order_]
 
     def test_information(self, theta, direction=None):
         """Sum of the item informations at theta: a Series indexed like the theta rows."""
         self._check_fitted()
-        return test_information(self.items_, theta, direction, self.factor_names_)
+        return test_information(self.item_parameters_, theta, direction)
 
     # -- saving ---------------------------------------------------------------------------
     def save(self, path, overwrite=False):
@@ -315,3 +330,53 @@ def _progress(responses, settings, verbose):
     n_persons, n_items = responses.codes.shape
     return [Progress(f"{n_persons:,} persons x {n_items} items", verbose=verbose,
                      epoch_name="check" if settings.epochs is None else "epoch")]
+
+
+def _grouped_by_type(frame, item_type):
+    """`frame` with the items of one type group in contiguous columns (stable otherwise): each
+    group of the likelihood then reads a slice of the answers (`ItemResponse`)."""
+    if not isinstance(item_type, dict) or not isinstance(frame, pd.DataFrame):
+        return frame
+    groups = [get_item_type(item_type.get(column, "2PL")).group_name
+              if _known_type(item_type.get(column, "2PL")) else "" for column in frame.columns]
+    first = {name: position for position, name in reversed(list(enumerate(groups)))}
+    order = sorted(range(len(groups)), key=lambda j: (first[groups[j]], j))
+    return frame.iloc[:, order]
+
+
+def _known_type(name):
+    try:
+        get_item_type(name)
+    except (ValueError, TypeError):
+        return False  # reported with its column by encode_responses
+    return True
+
+
+def _prior_lists(priors, items):
+    """{parameter: [spec or None per item]} from {item: {parameter: spec}} (checked)."""
+    if not priors:
+        return None
+    if not isinstance(priors, dict):
+        raise TypeError(f"priors must be a dict {{item: {{parameter: (kind, p1, p2)}}}}; got "
+                        f"{type(priors).__name__}")
+    unknown = [item for item in priors if item not in items]
+    if unknown:
+        raise ValueError(f"priors name items not in the data: {unknown}")
+    lists = {}
+    for item, specs in priors.items():
+        for name, spec in dict(specs).items():
+            lists.setdefault(name, [None] * len(items))[items.index(item)] = _checked_prior(
+                item, name, spec)
+    return lists
+
+
+def _checked_prior(item, name, spec):
+    from latentvi.irt.items.base import PRIOR_KINDS
+    if (not isinstance(spec, (tuple, list)) or len(spec) != 3 or spec[0] not in PRIOR_KINDS
+            or not all(isinstance(v, (int, float)) for v in spec[1:])):
+        raise ValueError(f"prior of {name!r} for item {item!r} must be (kind, p1, p2) with "
+                         f"kind one of {PRIOR_KINDS}; got {spec!r}")
+    if spec[2] <= 0 or (spec[0] == "beta" and spec[1] <= 0):
+        raise ValueError(f"prior of {name!r} for item {item!r}: its scale parameters must be "
+                         f"positive; got {spec!r}")
+    return [spec[0], float(spec[1]), float(spec[2])]

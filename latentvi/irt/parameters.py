@@ -16,9 +16,8 @@ a_rot . theta = a . z for the reported factors theta = z M with M = T.
 import math
 
 import numpy as np
-import pandas as pd
 
-__all__ = ["LOGISTIC_SCALE", "check_n_factors", "item_table", "max_exploratory_factors",
+__all__ = ["LOGISTIC_SCALE", "check_n_factors", "max_exploratory_factors",
            "n_parameters", "orient", "standardized_loadings"]
 
 LOGISTIC_SCALE = 1.702
@@ -55,29 +54,6 @@ def orient(slopes, correlation, method=None, seed=None):
     return transform, rotated, np.asarray(rotation.factor_corr, float), bool(rotation.converged)
 
 
-def item_table(items, slopes, intercepts, n_categories, types):
-    """mirt's coef(fit, simplify=TRUE) table: a1..aD, d for binary items, d1.. for graded ones.
-
-    Args:
-      items: item labels [J].
-      slopes: [J, D].
-      intercepts: [J, Kmax-1], d_j1 > d_j2 > ..., meaningful up to K_j - 1.
-      n_categories: K_j [J].
-      types: 'binary' or 'graded' per item.
-    """
-    slopes = np.asarray(slopes, float)
-    table = pd.DataFrame(slopes, index=pd.Index(items, name="item"),
-                         columns=[f"a{d + 1}" for d in range(slopes.shape[1])])
-    binary = np.array([kind == "binary" for kind in types])
-    if binary.any():
-        table["d"] = np.where(binary, intercepts[:, 0], np.nan)
-    if not binary.all():
-        for k in range(1, int(max(n_categories))):
-            has = (~binary) & (np.asarray(n_categories) > k)
-            table[f"d{k}"] = np.where(has, intercepts[:, k - 1], np.nan)
-    return table
-
-
 def max_exploratory_factors(n_items):
     """The Ledermann bound: the most factors an exploratory model of `n_items` items identifies.
 
@@ -110,11 +86,14 @@ def check_n_factors(n_factors, n_items, exploratory):
                          f"factors, more items or a confirmatory pattern")
 
 
-def n_parameters(n_categories, pattern, n_factors, equal_slopes, correlated):
+def n_parameters(n_categories, pattern, n_factors, equal_slopes, correlated,
+                 item_parameters=None):
     """Free parameters as mirt counts them (for AIC / BIC).
 
-    Slopes (pattern ones, or J*D, or D shared slopes) + intercepts sum(K_j - 1); an exploratory
-    model loses D(D-1)/2 to rotational indeterminacy; learned correlations add D(D-1)/2.
+    Slopes (pattern ones, or J*D, or D shared slopes) + the items' own parameters
+    (`item_parameters`, their types' count; default the intercepts sum(K_j - 1)); an
+    exploratory model loses D(D-1)/2 to rotational indeterminacy; learned correlations add
+    D(D-1)/2.
     """
     n_items = len(n_categories)
     pairs = n_factors * (n_factors - 1) // 2
@@ -122,7 +101,9 @@ def n_parameters(n_categories, pattern, n_factors, equal_slopes, correlated):
         slopes = n_factors
     else:
         slopes = int(np.sum(pattern)) if pattern is not None else n_items * n_factors
-    count = slopes + int(np.sum(np.asarray(n_categories) - 1))
+    if item_parameters is None:
+        item_parameters = int(np.sum(np.asarray(n_categories) - 1))
+    count = slopes + int(item_parameters)
     if pattern is None and not equal_slopes:
         count -= pairs
     if correlated:

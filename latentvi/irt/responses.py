@@ -17,6 +17,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from latentvi.irt.items import ItemType
+from latentvi.irt.items import get as get_item_type
+from latentvi.irt.items import names as type_names
 from latentvi.irt.screening import (
     SHOWN,
     SuspiciousColumns,
@@ -30,7 +33,6 @@ from latentvi.irt.screening import (
 __all__ = ["Responses", "SuspiciousColumns", "apply_category_map", "check_max_categories",
            "check_missing_codes", "encode_responses", "item_types", "select_items"]
 
-ITEM_TYPES = ("binary", "graded")
 
 
 @dataclass
@@ -56,13 +58,13 @@ class Responses:
 
 
 def item_types(item_type, items):
-    """One of 'binary' / 'graded' per item, from a single type or a {column: type} dict."""
-    if isinstance(item_type, str):
-        _check_type(item_type, "item_type")
-        return [item_type] * len(items)
+    """Each item's type name ('2PL', 'graded', ...; `latentvi.irt.items`), from one type for
+    every item or a {column: type} dict."""
+    if isinstance(item_type, (str, ItemType)):
+        return [_check_type(item_type, "item_type")] * len(items)
     if not isinstance(item_type, dict):
-        raise TypeError(f"item_type must be 'binary', 'graded' or a dict {{column: type}}; "
-                        f"got {type(item_type).__name__}")
+        raise TypeError(f"item_type must be a type name ({', '.join(type_names())}) or a dict "
+                        f"{{column: type}}; got {type(item_type).__name__}")
     unknown = [key for key in item_type if key not in set(items)]
     if unknown:
         raise ValueError(f"item_type names columns not in the data: {unknown}")
@@ -73,9 +75,11 @@ def item_types(item_type, items):
 
 
 def _check_type(value, name):
-    if value not in ITEM_TYPES:
-        raise ValueError(f"{name} must be 'binary' or 'graded'; got {value!r}")
-    return value
+    try:
+        return get_item_type(value).name
+    except ValueError:
+        raise ValueError(f"{name} must be one of {', '.join(type_names())}; got {value!r}") \
+            from None
 
 
 def encode_responses(frame, item_type="binary", drop_empty=True, missing_codes=None,
@@ -237,10 +241,7 @@ def _categories(item, column_values, column_type):
     if len(labels) < 2:
         raise ValueError(f"item {item!r} has {len(labels)} observed categories {labels}; "
                          f"an item needs at least 2 (drop it)")
-    if column_type == "binary" and len(labels) > 2:
-        raise ValueError(f"item {item!r} has {len(labels)} observed categories {labels} but "
-                         f"item_type 'binary' allows 2; use item_type='graded' for this item "
-                         f"(or, if a value means no answer, missing_codes=[...])")
+    get_item_type(column_type).check_categories(item, labels)
     return {label: code for code, label in enumerate(labels)}
 
 

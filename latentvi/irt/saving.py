@@ -14,16 +14,20 @@ import zipfile
 import numpy as np
 import pandas as pd
 
+from latentvi.irt.item_parameters import ItemParameters
+from latentvi.irt.items import get as get_item_type
 from latentvi.model import load_model
 
 __all__ = ["load", "save"]
 
 FORMAT = "latentvi.irt.ItemFactorModel"
 # Version 2 adds the settings items, missing_codes, max_categories and dropped_persons_; files
-# of version 1 load with the defaults (None, None, 20, no persons dropped).
-VERSION = 2
+# of version 1 load with the defaults (None, None, 20, no persons dropped). Version 3 adds the
+# typed item parameters (item_parameters_) and the items' display order (item_order_); older
+# files are read back from their items_ table (2PL and graded items only existed then).
+VERSION = 3
 _SETTINGS = ("n_factors", "item_type", "correlated_factors", "rotation", "iw_samples", "seed",
-             "equal_slopes", "items", "missing_codes", "max_categories")
+             "equal_slopes", "items", "missing_codes", "max_categories", "priors")
 _FRAMES = ("items_", "factor_corr_", "history_")
 _VALUES = ("factor_names_", "item_types_", "n_persons_", "n_parameters_",
            "rotation_converged_", "settings_", "converged_")
@@ -41,6 +45,8 @@ def save(estimator, path, overwrite=False):
              "values": {name: _plain(getattr(estimator, name)) for name in _VALUES},
              "transform_": np.asarray(estimator.transform_).tolist(),
              "dropped_persons_": _labels(estimator.dropped_persons_),
+             "item_parameters_": estimator.item_parameters_.to_dict(),
+             "item_order_": [_plain(item) for item in estimator.item_order_],
              "category_map_": [[_plain(item), [[_plain(v), int(c)] for v, c in codes.items()]]
                                for item, codes in estimator.category_map_.items()]}
     text = json.dumps(state)
@@ -71,7 +77,10 @@ def load(path):
                              f"{state.get('version')}; this latentvi reads {FORMAT} version "
                              f"{VERSION} or older")
         archive.extract("model.keras", folder)
-        network = load_model(os.path.join(folder, "model.keras"))
+        # Before version 3 the likelihood's weights sat in another order, so the optimizer's
+        # state (only needed to resume training) is not restored from those files.
+        network = load_model(os.path.join(folder, "model.keras"),
+                             compile=state.get("version", 0) >= 3)
     settings = {name: _restore(value) for name, value in state["settings"].items()}
     pattern = None if state["pattern"] is None else _unframe(state["pattern"])
     estimator = ItemFactorModel(pattern=pattern, **settings)
@@ -85,7 +94,29 @@ def load(path):
     estimator.category_map_ = {item: {value: code for value, code in codes}
                                for item, codes in state["category_map_"]}
     estimator.dropped_persons_ = _unlabels(state.get("dropped_persons_"))
+    estimator.item_types_ = {item: get_item_type(name).name
+                             for item, name in estimator.item_types_.items()}
+    if "item_parameters_" in state:
+        estimator.item_parameters_ = ItemParameters.from_dict(state["item_parameters_"])
+        estimator.item_order_ = state["item_order_"]
+    else:
+        estimator.item_parameters_ = _legacy_parameters(estimator)
+        estimator.item_order_ = list(estimator.items_.index)
     return estimator
+
+
+def _legacy_parameters(estimator):
+    """The ItemParameters of a file from before version 3, from its items_ table (2PL: d;
+    graded: d1..)."""
+    table, names = estimator.items_, estimator.factor_names_
+    slopes = table[[f"a{d + 1}" for d in range(len(names))]].to_numpy(float)
+    types = [estimator.item_types_[item] for item in table.index]
+    n_categories = [len(estimator.category_map_[item]) for item in table.index]
+    values = []
+    for item, name, k in zip(table.index, types, n_categories):
+        columns = get_item_type(name).parameter_names(k)
+        values.append({column: float(table.loc[item, column]) for column in columns})
+    return ItemParameters(list(table.index), types, n_categories, slopes, values, names)
 
 
 def _labels(index):

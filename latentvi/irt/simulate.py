@@ -12,10 +12,10 @@ import numbers
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit
 
 from latentvi._checks import one_of, positive_int
-from latentvi.irt.parameters import item_table
+from latentvi.irt.item_parameters import ItemParameters
+from latentvi.irt.items import get as get_item_type
 
 __all__ = ["simulate"]
 
@@ -35,7 +35,8 @@ def simulate(n_persons, n_items, n_factors, item_type="binary", n_categories=2,
     Returns:
       (responses, truth): responses is a DataFrame with columns item1..itemJ (integers, or
       floats with NaN when answers are missing); truth is a dict with 'items' (a1..aD and d or
-      d1..d{K-1}, as `ItemFactorModel.items_`), 'factor_corr' (DataFrame), 'theta' (DataFrame
+      d1..d{K-1}, as `ItemFactorModel.items_`), 'parameters' (the same as `ItemParameters`),
+      'factor_corr' (DataFrame), 'theta' (DataFrame
       F1..FD indexed like the responses) and 'pattern' (items x factors 0/1 DataFrame, usable
       as `ItemFactorModel(pattern=...)`).
 
@@ -59,13 +60,17 @@ def simulate(n_persons, n_items, n_factors, item_type="binary", n_categories=2,
     slopes = pattern * rng.uniform(0.8, 2.0, size=pattern.shape)
     intercepts = _intercepts(rng, n_items, item_type, n_categories)
     theta = rng.multivariate_normal(np.zeros(n_factors), correlation, size=n_persons)
-    answers = _draw(rng, theta @ slopes.T, intercepts)
     items = [f"item{j + 1}" for j in range(n_items)]
     factors = [f"F{d + 1}" for d in range(n_factors)]
+    kind = get_item_type(item_type)
+    parameters = ItemParameters(
+        items, [kind.name] * n_items, [n_categories] * n_items, slopes,
+        [dict(zip(kind.parameter_names(n_categories), row)) for row in intercepts], factors)
+    answers = parameters.sample(rng, theta)
     responses = _frame(rng, answers, items, missing_rate)
     truth = {
-        "items": item_table(items, slopes, intercepts, [n_categories] * n_items,
-                            [item_type] * n_items),
+        "items": parameters.table(),
+        "parameters": parameters,
         "factor_corr": pd.DataFrame(correlation, index=factors, columns=factors),
         "theta": pd.DataFrame(theta, index=responses.index, columns=factors),
         "pattern": pd.DataFrame(pattern.astype(int), index=items, columns=factors),
@@ -110,12 +115,6 @@ def _intercepts(rng, n_items, item_type, n_categories):
     jitter = rng.uniform(-0.2, 0.2, size=(n_items, n_categories - 1))
     spacing = np.sort(steps + jitter, axis=1)[:, ::-1]
     return rng.uniform(-0.5, 0.5, size=(n_items, 1)) + spacing
-
-
-def _draw(rng, eta, intercepts):
-    cumulative = expit(eta[:, :, np.newaxis] + intercepts[np.newaxis, :, :])
-    uniform = rng.uniform(size=eta.shape)[:, :, np.newaxis]
-    return np.sum(uniform < cumulative, axis=-1)
 
 
 def _frame(rng, answers, items, missing_rate):

@@ -121,14 +121,16 @@ def schedule(n_persons, n_items, n_factors=1, epochs=None, batch_size=None, iw_s
                     encoder_learning_rate, max_steps, CHECK_STEPS, tol)
 
 
-def build_model(n_categories, n_factors, pattern, equal_slopes, correlated, seed=None):
-    """The LatentModel: normal prior, item response likelihood, masked Gaussian encoder."""
+def build_model(n_categories, n_factors, pattern, equal_slopes, correlated, seed=None,
+                item_types=None, priors=None):
+    """The LatentModel: normal prior, item response likelihood (items of `item_types`, by
+    default 2PL and graded), masked Gaussian encoder."""
     if seed is not None:
         keras.utils.set_random_seed(int(seed))
     n_items = len(n_categories)
     prior = (CorrelatedNormal(n_factors) if correlated else StandardNormal(n_factors))
     slopes = ItemSlopes(n_items, n_factors, pattern=pattern, equal_slopes=equal_slopes)
-    likelihood = ItemResponse(slopes, n_categories)
+    likelihood = ItemResponse(slopes, n_categories, item_types, priors=priors)
     encoder = mlp((HIDDEN_UNITS,), activation="tanh")
     posterior = GaussianPosterior(encoder, n_factors, masked=True,
                                   covariance="full" if n_factors > 1 else "diag")

@@ -1,6 +1,7 @@
 """Plots for item factor models: item (category) curves, information and SE, loadings heatmap.
 
-Every function takes a fitted `latentvi.irt.ItemFactorModel` or its `items_` table, draws on the
+Every function takes a fitted `latentvi.irt.ItemFactorModel` or its `item_parameters_` (any
+`latentvi.irt.ItemParameters`, e.g. `simulate`'s truth['parameters']), draws on the
 Axes it is given or on a new `matplotlib.figure.Figure` that is not registered with pyplot (no
 window, no leaked figure), and returns the Figure; save it with `fig.savefig(path)`.
 
@@ -18,9 +19,9 @@ import pandas as pd
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from scipy.special import expit
 
-from latentvi.irt.information import intercept_matrix, item_information
+from latentvi.irt.information import item_information
+from latentvi.irt.item_parameters import ItemParameters
 from latentvi.irt.parameters import LOGISTIC_SCALE
 
 __all__ = ["category_probabilities", "information_curves", "item_curves", "loadings_heatmap"]
@@ -31,33 +32,21 @@ MAX_COLUMNS = 5
 MAX_LEGEND_ENTRIES = 6
 
 
-def category_probabilities(items, t, direction=None, factor_names=None):
-    """P(x_j = k | theta = t u) for every item, from the slope-intercept parameters.
-
-    Cumulative P*_jk = sigmoid(a_j . u t + d_jk) with P*_j0 = 1 and P*_jK = 0, so
-    P_jk = P*_jk - P*_j,k+1 (a binary item: P_j1 = sigmoid(a_j . u t + d_j)).
+def category_probabilities(parameters, t, direction=None):
+    """P(x_j = k | theta = t u) for every item: its type's category probabilities at
+    eta_j = a_j . u t.
 
     Args:
-      items: item table (a1..aD, d / d1..).
+      parameters: the items (`ItemParameters`).
       t: positions along the direction [m].
       direction: None, a factor name or index, or a vector (see the module docstring).
-      factor_names: names of the factors (to look up `direction` by name).
 
     Returns:
       dict item -> array [m, K_j]: category probabilities (columns 0..K_j-1).
     """
-    slopes = _slopes(items)
-    unit = _unit(direction, slopes.shape[1], factor_names)
+    unit = _unit(direction, parameters.n_factors, parameters.factor_names)
     t = np.asarray(t, float)
-    intercepts = intercept_matrix(items)
-    result = {}
-    for j, item in enumerate(items.index):
-        d = intercepts[j][~np.isnan(intercepts[j])]
-        cumulative = expit((slopes[j] @ unit) * t[:, None] + d[None, :])
-        upper = np.column_stack([np.ones_like(t), cumulative])
-        lower = np.column_stack([cumulative, np.zeros_like(t)])
-        result[item] = upper - lower
-    return result
+    return parameters.probabilities(t[:, None] * unit[None, :])
 
 
 def item_curves(source, items=None, theta=None, direction=None, ax=None, *, per_panel=4,
@@ -75,7 +64,7 @@ def item_curves(source, items=None, theta=None, direction=None, ax=None, *, per_
     items that all have the same answers share one legend right of the panels instead.
 
     Args:
-      source: a fitted ItemFactorModel or its `items_` table.
+      source: a fitted ItemFactorModel or an `ItemParameters`.
       items: item labels to draw (None: all).
       theta: positions t along the direction (default -4..4).
       direction: None, a factor name or index, or a vector (D > 1).
@@ -95,7 +84,7 @@ def item_curves(source, items=None, theta=None, direction=None, ax=None, *, per_
     if int(per_panel) < 1 or int(max_panels) < 1:
         raise ValueError(f"per_panel and max_panels must be at least 1; got {per_panel}, "
                          f"{max_panels}")
-    table, _, names = _unpack(source)
+    table, _, _ = _unpack(source)
     chosen = _choose(table, items)
     panels = _panels(table, chosen, int(per_panel))
     if ax is not None and len(panels) > 1:
@@ -105,7 +94,7 @@ def item_curves(source, items=None, theta=None, direction=None, ax=None, *, per_
     shown = panels[:int(max_panels)]
     drawn = [item for panel in shown for item in panel]
     t = DEFAULT_THETA if theta is None else np.asarray(theta, float)
-    probabilities = category_probabilities(table.loc[drawn], t, direction, names)
+    probabilities = category_probabilities(table.subset(drawn), t, direction)
     axes = [ax] if ax is not None else _panel_axes(len(shown))
     shared = _shared_answers(source, table, shown, probabilities) if ax is None else None
     for panel_ax, panel in zip(axes, shown):
@@ -135,7 +124,7 @@ def information_curves(source, theta=None, direction=None, show_items=False, ax=
     `plot(fit, type='infoSE')`), optionally with each item's information.
 
     Args:
-      source: a fitted ItemFactorModel or its `items_` table.
+      source: a fitted ItemFactorModel or an `ItemParameters`.
       theta: positions t along the direction (default -4..4).
       direction: None, a factor name or index, or a vector (D > 1).
       show_items: also draw every item's information curve (thin lines coloured from viridis
@@ -148,8 +137,8 @@ def information_curves(source, theta=None, direction=None, show_items=False, ax=
     """
     table, _, names = _unpack(source)
     t = DEFAULT_THETA if theta is None else np.asarray(theta, float)
-    unit = _unit(direction, _slopes(table).shape[1], names)
-    per_item = item_information(table, t[:, None] * unit[None, :], unit, names)
+    unit = _unit(direction, table.n_factors, names)
+    per_item = item_information(table, t[:, None] * unit[None, :], unit)
     total = per_item.sum(axis=1).to_numpy()
     ax = ax or _new_axes()
     handles = ax.plot(t, total, color="black", linewidth=2, label="test information")
@@ -187,7 +176,7 @@ def loadings_heatmap(source, values="loadings", ax=None, annotate=True):
     written and the axis label says so.
 
     Args:
-      source: a fitted ItemFactorModel or its `items_` table.
+      source: a fitted ItemFactorModel or an `ItemParameters`.
       values: 'loadings' (standardized, in [-1, 1]) or 'slopes' (a1..aD).
       ax: Axes to draw on (None: a new figure sized to the table).
       annotate: write each value in its cell (tables up to 40 items).
@@ -198,7 +187,7 @@ def loadings_heatmap(source, values="loadings", ax=None, annotate=True):
     if values not in ("loadings", "slopes"):
         raise ValueError(f"values must be 'loadings' or 'slopes'; got {values!r}")
     table, corr, names = _unpack(source)
-    matrix = _slopes(table)
+    matrix = table.slopes
     if values == "loadings":
         matrix = standardized_loadings(matrix, corr)
     limit = 1.0 if values == "loadings" else max(float(np.abs(matrix).max()), 1e-12)
@@ -211,7 +200,7 @@ def loadings_heatmap(source, values="loadings", ax=None, annotate=True):
     item_step = _tick_step(n_items, height * 6.0)
     factor_labels = names or [f"F{d + 1}" for d in range(n_factors)]
     ax.set_xticks(range(0, n_factors, factor_step), factor_labels[::factor_step])
-    ax.set_yticks(range(0, n_items, item_step), [str(item) for item in table.index][::item_step])
+    ax.set_yticks(range(0, n_items, item_step), [str(item) for item in table.items][::item_step])
     if item_step > 1:
         ax.set_ylabel(f"item (1 in {item_step} labelled)")
     if factor_step > 1:
@@ -227,15 +216,16 @@ def loadings_heatmap(source, values="loadings", ax=None, annotate=True):
 
 
 def _unpack(source):
-    """(items table, factor correlations or None, factor names) of a model or a table."""
-    if isinstance(source, pd.DataFrame):
-        names = [f"F{d + 1}" for d in range(_slopes(source).shape[1])]
-        return source, None, names
-    if not hasattr(source, "items_"):
-        raise TypeError(f"expected a fitted ItemFactorModel or its items_ DataFrame; got "
-                        f"{type(source).__name__}")
-    names = list(source.factor_corr_.columns)
-    return source.items_, source.factor_corr_.to_numpy(), names
+    """(items in display order, factor correlations or None, factor names) of a fitted model
+    or an `ItemParameters`."""
+    if isinstance(source, ItemParameters):
+        return source, None, list(source.factor_names)
+    if not hasattr(source, "item_parameters_"):
+        kind = "an items_ table: pass the fitted model itself" if isinstance(
+            source, pd.DataFrame) else type(source).__name__
+        raise TypeError(f"expected a fitted ItemFactorModel or an ItemParameters; got {kind}")
+    parameters = source.item_parameters_.subset(list(source.item_order_))
+    return parameters, source.factor_corr_.to_numpy(), list(source.factor_corr_.columns)
 
 
 def _category_labels(source, item, n_categories):
@@ -245,24 +235,18 @@ def _category_labels(source, item, n_categories):
     return [observed.get(k, k) for k in range(n_categories)]
 
 
-def _slopes(table):
-    columns = [c for c in table.columns if c.startswith("a") and c[1:].isdigit()]
-    if not columns:
-        raise ValueError("the item table has no slope columns a1..aD")
-    return table[columns].to_numpy(float)
-
-
 def _is_graded(table, item):
-    return "d" not in table.columns or pd.isna(table.loc[item, "d"])
+    """Polytomous items get a panel of their own; a binary item is one curve, P(x = 1)."""
+    return table.n_categories[table.items.index(item)] > 2
 
 
 def _choose(table, items):
     if items is None:
-        return list(table.index)
+        return list(table.items)
     items = [items] if isinstance(items, str) else list(items)
-    unknown = [item for item in items if item not in table.index]
+    unknown = [item for item in items if item not in table.items]
     if unknown:
-        raise ValueError(f"unknown items {unknown}; the model has {list(table.index)}")
+        raise ValueError(f"unknown items {unknown}; the model has {list(table.items)[:20]}")
     return items
 
 
@@ -286,7 +270,7 @@ def _unit(direction, n_factors, factor_names):
 
 
 def _axis_label(direction, table):
-    if _slopes(table).shape[1] == 1:
+    if table.n_factors == 1:
         return "theta"
     return f"t (theta = t u, u = {direction})" if direction is not None else \
         "t (theta = t (1, ..., 1) / sqrt(D))"
