@@ -61,7 +61,7 @@ def score_quality(model, data, theta):
     model_names = model.factor_names_
     corr, coverage, reliability = [], [], []
     for name, true_name in zip(model_names, names):
-        eap, se = scores[name].to_numpy(), scores[f"se_{name}"].to_numpy()
+        eap, se = scores[name].to_numpy(), scores[f"SE_{name}"].to_numpy()
         truth = theta[true_name].to_numpy()
         corr.append(abs(np.corrcoef(eap, truth)[0, 1]))
         coverage.append(np.mean(np.abs(eap - np.sign(corr[-1]) * truth) <= 1.96 * se))
@@ -149,7 +149,7 @@ class _Reordered:
         out = scores.copy()
         for new, (old, sign) in enumerate(zip(self.order, self.signs)):
             out[f"F{new + 1}"] = sign * scores[names[old]].to_numpy()
-            out[f"se_F{new + 1}"] = scores[f"se_{names[old]}"].to_numpy()
+            out[f"SE_F{new + 1}"] = scores[f"SE_{names[old]}"].to_numpy()
         return out
 
 

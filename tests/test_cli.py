@@ -69,9 +69,9 @@ def test_fit_writes_files_that_match_the_model(cli_fit, responses_csv):
     assert summary["AIC"] == pytest.approx(-2 * summary["loglik"] + 24, rel=1e-12)
     assert summary["BIC"] == pytest.approx(-2 * summary["loglik"] + 12 * np.log(300), rel=1e-12)
     assert summary["settings"]["factors"] == 1 and summary["versions"]["latentvi"]
-    # The settings the fit used, defaults resolved: 300 persons / 8 -> batches of 32; 6 items
-    # -> k = 1000 // 6 = 166, clipped to 50.
-    assert summary["settings"]["epochs"] == 5 and summary["settings"]["batch_size"] == 32
+    # The settings the fit used, defaults resolved: 300 persons (up to 512) -> every step sees
+    # all of them; 6 items -> k = 1000 // 6 = 166, clipped to 50.
+    assert summary["settings"]["epochs"] == 5 and summary["settings"]["batch_size"] == 300
     assert summary["settings"]["iw_samples"] == 50 == model.iw_samples_
     items = pd.read_csv(out / "items.csv", index_col=0)
     # float32 parameters are written with float32's ~7 significant digits.
@@ -79,7 +79,7 @@ def test_fit_writes_files_that_match_the_model(cli_fit, responses_csv):
     scores = pd.read_csv(out / "scores.csv", index_col=0)
     data = pd.read_csv(responses_csv, index_col="person")
     assert list(scores.index) == list(data.index)
-    assert list(scores.columns) == ["F1", "se_F1"] and (scores["se_F1"] > 0).all()
+    assert list(scores.columns) == ["F1", "SE_F1"] and (scores["SE_F1"] > 0).all()
 
 
 def test_existing_output_folder_needs_force(cli_fit, responses_csv, capsys):
@@ -172,7 +172,7 @@ ITEMS = [f"q{j + 1}" for j in range(6)]
 SELECT = ["--id-column", "id", "--drop", "age,sex", "--missing-codes", "-9,."]
 # Two epochs: these tests check which columns and persons are fitted and what is written, not
 # the estimates; the Monte Carlo log-likelihood on 200 samples is only written, not checked.
-SHORT = ["--epochs", "2", "--seed", "1", "--loglik-samples", "200", "--no-plots"]
+SHORT = ["--epochs", "20", "--seed", "1", "--loglik-samples", "200", "--no-plots"]
 
 
 def _survey():
@@ -405,8 +405,8 @@ def test_score_new_respondents_with_the_saved_model(survey_fit, tmp_path, capsys
     # 40 persons draw other Monte Carlo samples than 300 (the draws' shape follows n), so the
     # EAPs differ by Monte Carlo error alone: about se / sqrt(1000) = 0.03 se per estimate,
     # about 0.045 se between two; 0.25 se is over 5 of those SDs.
-    np.testing.assert_array_less(np.abs(scores["F1"] - fitted["F1"]), 0.25 * fitted["se_F1"])
-    np.testing.assert_allclose(scores["se_F1"], fitted["se_F1"], rtol=0.1)
+    np.testing.assert_array_less(np.abs(scores["F1"] - fitted["F1"]), 0.25 * fitted["SE_F1"])
+    np.testing.assert_allclose(scores["SE_F1"], fitted["SE_F1"], rtol=0.1)
     # The person with no answers gets the prior, as in the fit's scores.csv.
     np.testing.assert_allclose(scores.loc[1008].to_numpy(), [0.0, 1.0], atol=1e-6)
     assert cli.main(argv) == 2

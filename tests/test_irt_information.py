@@ -1,7 +1,6 @@
 """Item and test information (latentvi/irt/information.py) against closed forms."""
 
 import numpy as np
-import pandas as pd
 import pytest
 from scipy.special import expit
 

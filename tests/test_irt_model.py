@@ -223,3 +223,14 @@ def test_a_file_saved_before_item_types_were_objects_still_loads():
                                 [-1.589874029159546, 0.5883310437202454],
                                 [0.08035743236541748, 0.5451146960258484]], atol=1e-5)
     assert list(model.items_.columns) == ["a1", "d", "d1", "d2"]
+
+
+def test_polytomous_items_identify_more_exploratory_factors():
+    # Four binary items identify one exploratory factor (Ledermann); four 4-category items
+    # carry more than their correlations and mirt fits two factors to them (Science):
+    # 2 x 4 - 1 slopes + 12 intercepts = 19 <= 4^4 - 1 response-pattern degrees of freedom.
+    from latentvi.irt.parameters import check_n_factors, pattern_bound
+    assert pattern_bound([4, 4, 4, 4]) == 3
+    check_n_factors(2, 4, exploratory=True, n_categories=[4, 4, 4, 4])
+    with pytest.raises(ValueError, match="Ledermann"):
+        check_n_factors(2, 4, exploratory=True, n_categories=[2, 2, 2, 2])

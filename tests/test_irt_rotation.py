@@ -187,3 +187,16 @@ def test_target_rotation_needs_a_target_of_the_right_shape():
         rotate(np.ones((4, 2)), method="target")
     with pytest.raises(ValueError, match=r"shape \(4, 2\)"):
         rotate(np.ones((4, 2)), method="target", target_loadings=np.ones((3, 2)))
+
+
+def test_rotated_factors_are_signed_by_their_largest_loading():
+    # mirt reflects each rotated factor so that its largest absolute loading is positive
+    # (not its column sum): here factor 2's column sums positive but its largest loading,
+    # item 4's, is negative before the flip.
+    from latentvi.irt.parameters import orient
+    slopes = np.array([[1.5, 0.1], [1.2, 0.2], [0.1, 0.3], [0.2, -2.0], [1.0, 0.4], [0.0, 0.9]])
+    _, rotated, corr, _ = orient(slopes, np.eye(2), "oblimin")
+    largest = rotated[np.argmax(np.abs(rotated), axis=0), [0, 1]]
+    assert (largest > 0).all()
+    # The model is unchanged: a_rot Phi a_rot^T = a a^T.
+    np.testing.assert_allclose(rotated @ corr @ rotated.T, slopes @ slopes.T, atol=1e-6)

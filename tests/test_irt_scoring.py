@@ -47,7 +47,7 @@ def scores(fitted):
 
 def test_scores_are_indexed_like_the_data(fitted, scores):
     _, data, _ = fitted
-    assert list(scores.columns) == ["F1", "se_F1"]
+    assert list(scores.columns) == ["F1", "SE_F1"]
     assert scores.index.equals(data.index)
 
 
@@ -58,7 +58,7 @@ def test_eap_and_sd_match_quadrature_for_the_fitted_items(fitted, scores):
     # Carlo SE ~0.02 per person, so RMS error ~0.02 and the worst of 2,000 persons ~4.5 SE.
     assert np.sqrt(np.mean((scores["F1"] - mean) ** 2)) < 0.035
     assert np.max(np.abs(scores["F1"] - mean)) < 0.1
-    assert np.sqrt(np.mean((scores["se_F1"] - sd) ** 2)) < 0.035
+    assert np.sqrt(np.mean((scores["SE_F1"] - sd) ** 2)) < 0.035
 
 
 def test_complete_answers_score_the_same_without_a_mask(fitted):
@@ -70,12 +70,12 @@ def test_complete_answers_score_the_same_without_a_mask(fitted):
     mean, sd, _ = quadrature_posterior(model.items_, complete)
     scores = model.score(complete)
     assert np.sqrt(np.mean((scores["F1"] - mean) ** 2)) < 0.035
-    assert np.sqrt(np.mean((scores["se_F1"] - sd) ** 2)) < 0.035
+    assert np.sqrt(np.mean((scores["SE_F1"] - sd) ** 2)) < 0.035
 
 
 def test_eap_tracks_true_theta_as_the_reliability_says(fitted, scores):
     _, _, truth = fitted
-    eap, se, theta = scores["F1"], scores["se_F1"], truth["theta"]["F1"]
+    eap, se, theta = scores["F1"], scores["SE_F1"], truth["theta"]["F1"]
     reliability = np.var(eap) / (np.var(eap) + np.mean(se**2))
     # corr(EAP, theta)^2 estimates the reliability; with n = 2000 its sampling SD is ~0.005.
     assert abs(np.corrcoef(eap, theta)[0, 1] - np.sqrt(reliability)) < 0.02

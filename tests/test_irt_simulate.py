@@ -55,3 +55,30 @@ def test_bad_arguments_raise(kwargs, message):
     settings = {"n_persons": 10, "n_items": 4, "n_factors": 2, **kwargs}
     with pytest.raises(ValueError, match=message):
         irt.simulate(**settings)
+
+
+def test_given_parameters_as_mirt_simdata():
+    # mirt's simdata(a, d, N, itemtype): answers drawn from given items. The share of each
+    # category must match its marginal probability, the integral of P(x = k | theta) over
+    # N(0, 1) (Gauss-Hermite, 61 nodes); with 20,000 persons a share's SD is <= 0.0035, so 0.015
+    # is over 4 SDs.
+    parameters = irt.ItemParameters.from_arrays(
+        [1.0, 1.5, 0.8], [[0.5, np.nan], [1.0, -1.0], [-0.3, np.nan]],
+        ["2PL", "graded", "2PL"], items=["x", "y", "z"])
+    data, truth = irt.simulate(20000, parameters=parameters, seed=4)
+    assert list(data.columns) == ["x", "y", "z"] and truth["parameters"] is parameters
+    nodes, weights = hermegauss(61)
+    marginal = {item: weights @ p / weights.sum()
+                for item, p in parameters.probabilities(nodes[:, None]).items()}
+    for item in data.columns:
+        shares = data[item].value_counts(normalize=True).sort_index().to_numpy()
+        np.testing.assert_allclose(shares, marginal[item], atol=0.015)
+    assert list(truth["items"].columns) == ["a1", "d", "d1", "d2"]
+
+
+def test_parameters_and_sizes_are_exclusive():
+    parameters = irt.ItemParameters.from_arrays([1.0], [0.0])
+    with pytest.raises(ValueError, match="not both"):
+        irt.simulate(10, 3, 1, parameters=parameters)
+    with pytest.raises(ValueError, match="needs"):
+        irt.ItemParameters.from_arrays([1.0], [0.0], "3PL")

@@ -120,6 +120,47 @@ class ItemParameters:
         return ItemParameters(self.items, self.types, self.n_categories, slopes,
                               self.values, factor_names or self.factor_names)
 
+    @classmethod
+    def from_arrays(cls, a, d, item_type="2PL", g=None, u=None, items=None,
+                    factor_names=None):
+        """Items from mirt-style arrays, as simdata takes them.
+
+        Args:
+          a: slopes [J, D] (or [J] for one factor).
+          d: intercepts [J] or [J, K-1]; a graded / partial-credit item with fewer
+            categories has NaN in its last columns.
+          item_type: one type name for every item, or one per item.
+          g, u: lower and upper asymptotes [J] (3PL / 4PL items; ignored by other types).
+          items: item labels (default item1..itemJ).
+        """
+        a = np.asarray(a, float)
+        a = a[:, np.newaxis] if a.ndim == 1 else a
+        d = np.asarray(d, float)
+        d = d[:, np.newaxis] if d.ndim == 1 else d
+        n_items = len(a)
+        types = [item_type] * n_items if isinstance(item_type, str) else list(item_type)
+        if len(d) != n_items or len(types) != n_items:
+            raise ValueError(f"a has {n_items} rows but d has {len(d)} and item_type "
+                             f"{len(types)}; give one row per item")
+        extra = {"g": g, "u": u}
+        values, n_categories = [], []
+        for j, name in enumerate(types):
+            steps = d[j][~np.isnan(d[j])]
+            kind = item_types.get(name)
+            names = kind.parameter_names(len(steps) + 1)
+            given = {f"d{k + 1}": value for k, value in enumerate(steps)}
+            given["d"] = steps[0]
+            for key, column in extra.items():
+                if column is not None:
+                    given[key] = float(np.asarray(column, float)[j])
+            missing = [key for key in names if key not in given]
+            if missing:
+                raise ValueError(f"item {j + 1} ({kind.name}) needs {missing}")
+            values.append({key: given[key] for key in names})
+            n_categories.append(len(steps) + 1)
+        items = list(items) if items is not None else [f"item{j + 1}" for j in range(n_items)]
+        return cls(items, types, n_categories, a, values, factor_names or [])
+
     def to_dict(self):
         """Plain JSON-ready content (`from_dict` reads it back exactly)."""
         return {"items": [_plain(item) for item in self.items], "types": list(self.types),

@@ -37,14 +37,17 @@ class ItemSlopes(keras.layers.Layer):
         (confirmatory model).
       equal_slopes: one slope per factor shared by every item that loads on it (Rasch-like
         model with the latent variance fixed at 1).
+      fixed: None, or [J, D] values of slopes fixed at a value (NaN where estimated).
     """
 
-    def __init__(self, n_items, n_factors, pattern=None, equal_slopes=False, **kwargs):
+    def __init__(self, n_items, n_factors, pattern=None, equal_slopes=False, fixed=None,
+                 **kwargs):
         super().__init__(**kwargs)
         self.n_items = positive_int(n_items, "n_items")
         self.n_factors = positive_int(n_factors, "n_factors")
         self.pattern = None if pattern is None else np.asarray(pattern, np.float32).tolist()
         self.equal_slopes = bool(equal_slopes)
+        self.fixed = None if fixed is None else np.asarray(fixed, np.float32).tolist()
         shape = (self.n_factors,) if self.equal_slopes else (self.n_items, self.n_factors)
         # Positive, unequal starting slopes so that no two factors start in symmetry.
         self.kernel = self.add_weight(shape=shape, name="kernel",
@@ -67,6 +70,10 @@ class ItemSlopes(keras.layers.Layer):
             kernel = tf.broadcast_to(kernel[tf.newaxis, :], (self.n_items, self.n_factors))
         if self.pattern is not None:
             kernel = kernel * tf.constant(self.pattern, tf.float32)
+        if self.fixed is not None:
+            fixed = np.asarray(self.fixed, np.float32)
+            kernel = tf.where(tf.constant(np.isnan(fixed)), kernel,
+                              tf.constant(np.nan_to_num(fixed)))
         return kernel
 
     def call(self, z):
@@ -74,7 +81,8 @@ class ItemSlopes(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "n_items": self.n_items, "n_factors": self.n_factors,
-                "pattern": self.pattern, "equal_slopes": self.equal_slopes}
+                "pattern": self.pattern, "equal_slopes": self.equal_slopes,
+                "fixed": self.fixed}
 
 
 @keras.saving.register_keras_serializable("latentvi.irt")

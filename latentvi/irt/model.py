@@ -22,7 +22,8 @@ from latentvi.irt import saving, scoring, training
 from latentvi.irt.information import item_information, test_information
 from latentvi.irt.item_parameters import ItemParameters
 from latentvi.irt.items import get as get_item_type
-from latentvi.irt.parameters import check_n_factors, n_parameters, orient
+from latentvi.irt.parameter_table import ParameterSpec, parameter_table, read_parameter_table
+from latentvi.irt.parameters import check_n_factors, n_parameters, orient, rasch_scale
 from latentvi.irt.responses import apply_category_map, encode_responses, item_types, select_items
 from latentvi.irt.screening import check_max_categories, check_missing_codes
 from latentvi.irt.start import starting_values
@@ -31,6 +32,7 @@ from latentvi.progress import Progress
 __all__ = ["ItemFactorModel"]
 
 ROTATIONS = ("oblimin", "geomin", "varimax", None)
+_RASCH = "Rasch"  # `latentvi.irt.items.partial_credit.Rasch.name`
 
 
 class ItemFactorModel:
@@ -43,12 +45,19 @@ class ItemFactorModel:
         fix slopes at 0 (confirmatory); its columns name the factors.
       correlated_factors: confirmatory models learn the factor correlations (else identity).
       rotation: rotation of an exploratory model with D > 1: 'oblimin', 'geomin' (oblique),
-        'varimax' (orthogonal) or None (unrotated).
+        'varimax' (orthogonal) or None (unrotated). As mirt's coef(fit, rotate=...): the
+        standardized loadings are rotated with GPArotation's defaults and each factor is
+        signed so that its largest absolute loading is positive.
+      normalize_rotation: Kaiser-normalize the loadings' rows before rotating (GPArotation's
+        normalize=TRUE; mirt does not by default).
       iw_samples: importance samples k per person in the fitted bound (1 is the ELBO). The
         bound approaches the marginal likelihood as k grows, at k times the cost per step.
         None (default): k = 1,000 / n_items, between 5 and 50 (LSAT7: 50; 100 items: 10).
         `iw_samples_` holds the value used.
       equal_slopes: one slope per factor shared by all items (Rasch-like).
+        Items of type 'Rasch' (mirt's itemtype='Rasch': slopes 1, latent variance free) are
+        fitted so, with one factor: as a . z with z ~ N(0, 1), reported as 1 . theta with
+        theta = a z ~ N(0, a^2) (`factor_var_`); every item of the model must then be 'Rasch'.
       priors: {item: {parameter: prior}} with prior ('norm', mean, sd), ('lnorm', meanlog,
         sdlog) or ('beta', a, b), as mirt's PRIOR: the log-prior is added to the fitted bound,
         so the estimate is the marginal MAP. Priors apply on the scale the parameter is
@@ -73,6 +82,7 @@ class ItemFactorModel:
     Attributes (after `fit`):
       items_: DataFrame indexed by item: a1..aD, then d (binary items) and/or d1..d{K-1}.
       factor_corr_: DataFrame D x D of factor correlations.
+      factor_var_: Series of each factor's variance: 1, except in a Rasch model.
       category_map_: {item: {observed value: code 0..K-1}}.
       n_persons_: the number of persons fitted (those who answered at least one item).
       dropped_persons_: pd.Index of the persons dropped for answering no item (empty if none).
@@ -94,7 +104,8 @@ class ItemFactorModel:
 
     def __init__(self, n_factors=1, item_type="binary", pattern=None, correlated_factors=True,
                  rotation="oblimin", iw_samples=None, seed=None, equal_slopes=False,
-                 items=None, missing_codes=None, max_categories=20, priors=None):
+                 items=None, missing_codes=None, max_categories=20, priors=None,
+                 normalize_rotation=False, parameters=None):
         self.n_factors = n_factors
         self.item_type = item_type
         self.pattern = pattern
@@ -107,6 +118,8 @@ class ItemFactorModel:
         self.missing_codes = missing_codes
         self.max_categories = max_categories
         self.priors = priors
+        self.normalize_rotation = normalize_rotation
+        self.parameters_table = parameters
 
     # -- fitting ----------------------------------------------------------------------------
     def fit(self, data, epochs=None, batch_size=None, verbose=1, callbacks=None, max_steps=None,
@@ -147,21 +160,28 @@ class ItemFactorModel:
         self.item_order_ = [item for item in frame.columns if item in self.item_types_]
         pattern = self._pattern_array(responses.items)
         n_factors = positive_int(self.n_factors, "n_factors")
+        spec = self._parameter_spec(responses, n_factors, pattern)
+        equal_slopes = self.equal_slopes_
         check_n_factors(n_factors, len(responses.items),
-                        exploratory=pattern is None and not self.equal_slopes)
-        settings = training.schedule(*responses.codes.shape, n_factors, epochs, batch_size,
-                                     self.iw_samples, max_steps, tol)
+                        exploratory=pattern is None and not equal_slopes,
+                        n_categories=responses.n_categories)
+        settings = training.schedule(
+            *responses.codes.shape, n_factors, epochs, batch_size, self.iw_samples, max_steps,
+            tol, whole_batch_persons=max(get_item_type(name).whole_batch_persons
+                                         for name in self.item_types_.values()))
         self.model_ = training.build_model(
-            responses.n_categories, n_factors, pattern, self.equal_slopes,
+            responses.n_categories, n_factors, pattern, equal_slopes,
             self._learns_correlations(pattern), self.seed,
             item_types=list(self.item_types_.values()),
-            priors=_prior_lists(self.priors, responses.items))
+            priors=_prior_lists(self.priors_, responses.items),
+            fixed_slopes=_fixed_or_none(spec.fixed_slopes))
         self.model_.likelihood.set_persons(len(responses.codes))
         start = starting_values(responses.codes, responses.mask, responses.n_categories,
                                 n_factors, pattern, self.seed)
         if pattern is None:
             self.model_.likelihood.decoder.start_from(start.slopes)
         self.model_.likelihood.start_from(start.intercepts)
+        _start_slopes(self.model_.likelihood.decoder, spec.start_slopes)
         self.settings_ = dataclasses.asdict(settings)
         progress = _progress(responses, settings, verbose)
         result, rule = training.run(self.model_, responses, settings, self.seed, 0,
@@ -199,6 +219,77 @@ class ItemFactorModel:
             raise ValueError("equal_slopes with n_factors > 1 needs a confirmatory pattern "
                              "(otherwise the factors are not identified)")
 
+    def _rasch(self):
+        """Whether the items are Rasch items (raises ValueError for what the Rasch fit, one
+        common slope reported as the latent variance, does not cover)."""
+        types = set(self.item_types_.values())
+        if _RASCH not in types:
+            return False
+        if types != {_RASCH}:
+            others = sorted(item for item, name in self.item_types_.items() if name != _RASCH)
+            raise ValueError(f"item_type mixes 'Rasch' with other types (items {others[:10]}), "
+                             f"which is not implemented: the Rasch model's latent variance is "
+                             f"fitted as one slope shared by all items; make every item 'Rasch'")
+        if self.n_factors != 1:
+            raise ValueError(f"item_type 'Rasch' needs n_factors=1; got {self.n_factors}")
+        return True
+
+    def _equal_slopes(self):
+        return bool(self.equal_slopes) or self._rasch()
+
+    def _parameter_spec(self, responses, n_factors, pattern):
+        """The edited parameter table's constraints (`parameters=`), merged with `priors` and
+        `equal_slopes`; sets equal_slopes_, priors_ and estimated_slopes_."""
+        n_items = len(responses.items)
+        if self.parameters_table is None:
+            spec = ParameterSpec(np.full((n_items, n_factors), np.nan),
+                                 np.full((n_items, n_factors), np.nan), False, {})
+        else:
+            spec = read_parameter_table(self.parameters_table, responses.items,
+                                        list(self.item_types_.values()),
+                                        responses.n_categories, n_factors)
+        fixed = ~np.isnan(spec.fixed_slopes)
+        if fixed.any() and pattern is None and n_factors > 1:
+            raise ValueError("fixing slopes of an exploratory model with several factors "
+                             "leaves no rotation to make; give a confirmatory pattern")
+        free = np.ones((n_items, n_factors), bool) if pattern is None else pattern > 0
+        self.estimated_slopes_ = (free & ~fixed).tolist()
+        self.equal_slopes_ = bool(self._equal_slopes() or spec.equal_slopes)
+        self.priors_ = {item: dict(found) for item, found in (self.priors or {}).items()}
+        for item, found in spec.priors.items():
+            self.priors_.setdefault(item, {}).update(found)
+        return spec
+
+    def _counted_pattern(self, pattern):
+        """The slopes a parameter count includes: estimated ones (None: all, exploratory)."""
+        estimated = np.asarray(self.estimated_slopes_, bool)
+        if pattern is None and estimated.all():
+            return None
+        return estimated.astype(float)
+
+    def parameters(self):
+        """mirt's parameter table (`pars='values'`) of the fitted model: one row per parameter
+        with its value, range, whether it was estimated, its prior and its equality label
+        (`latentvi.irt.parameter_table`). Edit a copy and pass it as
+        `ItemFactorModel(parameters=table)` to fix slopes, set starting values, add priors or
+        make a factor's slopes equal."""
+        self._check_fitted()
+        order = [self.item_parameters_.items.index(item) for item in self.item_order_]
+        n_items, n_factors = self.item_parameters_.slopes.shape
+        estimated = np.asarray(getattr(self, "estimated_slopes_", None)
+                               or np.ones((n_items, n_factors), bool).tolist(), bool)
+        if getattr(self, "estimated_slopes_", None) is None and self.pattern is not None:
+            estimated = self.item_parameters_.slopes != 0
+        rasch = self._rasch()
+        return parameter_table(
+            self.item_parameters_.subset(self.item_order_), estimated[order] & ~rasch,
+            priors=getattr(self, "priors_", self.priors), equal_slopes=self.equal_slopes_
+            if hasattr(self, "equal_slopes_") else self._equal_slopes(),
+            factor_var=self.factor_var_.to_numpy() if rasch else None,
+            factor_corr=self.factor_corr_.to_numpy(),
+            correlated=self.pattern is not None and bool(self.correlated_factors)
+            and self.n_factors > 1)
+
     def _learns_correlations(self, pattern):
         return pattern is not None and bool(self.correlated_factors) and self.n_factors > 1
 
@@ -230,19 +321,34 @@ class ItemFactorModel:
         correlation = (self.model_.prior.correlation.numpy()
                        if self._learns_correlations(pattern) else np.eye(self.n_factors))
         method = self.rotation if pattern is None and self.n_factors > 1 else None
-        self.transform_, slopes, correlation, self.rotation_converged_ = orient(
-            slopes, correlation, method, self.seed)
+        if self._rasch():
+            (self.transform_, slopes), self.rotation_converged_ = rasch_scale(slopes), True
+        else:
+            self.transform_, slopes, correlation, self.rotation_converged_ = orient(
+                slopes, correlation, method, self.seed, normalize=bool(self.normalize_rotation))
         names = self.factor_names_
         self.item_parameters_ = ItemParameters(
             responses.items, list(self.item_types_.values()), responses.n_categories, slopes,
             self.model_.likelihood.values(), names)
         self.items_ = self.item_parameters_.table().loc[self.item_order_]
         self.factor_corr_ = pd.DataFrame(correlation, index=names, columns=names)
-        self.n_parameters_ = n_parameters(responses.n_categories, pattern, self.n_factors,
-                                          self.equal_slopes, self._learns_correlations(pattern),
+        self.n_parameters_ = n_parameters(responses.n_categories,
+                                          self._counted_pattern(pattern), self.n_factors,
+                                          self.equal_slopes_,
+                                          self._learns_correlations(pattern),
                                           item_parameters=self.item_parameters_.n_free())
 
     # -- results ----------------------------------------------------------------------------
+    @property
+    def factor_var_(self):
+        """Series: each factor's variance, 1 except in a Rasch model, whose variance is
+        (common slope)^2 (the diagonal of M^T M with `transform_` M = diag(a))."""
+        self._check_fitted()
+        transform = np.asarray(self.transform_, float)
+        variance = (np.diag(transform.T @ transform) if self._rasch()
+                    else np.ones(len(self.factor_names_)))
+        return pd.Series(variance, index=self.factor_names_, name="variance")
+
     def score(self, data, method="eap", num_samples=1000):
         """Person scores: EAP and posterior SD of each factor, by importance sampling from q.
 
@@ -253,17 +359,19 @@ class ItemFactorModel:
         columns are left out.
 
         Returns:
-          DataFrame indexed like `data`: F1..FD (or the pattern's factor names), se_F1..se_FD.
-          Persons with no answers get the prior: mean 0, SD 1.
+          DataFrame indexed like `data`: F1..FD (or the pattern's factor names), SE_F1..SE_FD.
+          Persons with no answers get the prior: mean 0, SD 1 (sqrt(factor_var_) in a Rasch
+          model).
         """
         one_of(method, ("eap",), "method")
         responses = self._encode(data)
         loc, scale = scoring.eap(self.model_, responses.codes, responses.mask, self.transform_,
                                  num_samples=positive_int(num_samples, "num_samples"),
                                  seed=self.seed)
+        scale[~responses.mask.any(axis=1)] = np.sqrt(self.factor_var_.to_numpy())
         names = self.factor_names_
         return pd.DataFrame(np.hstack([loc, scale]), index=responses.index,
-                            columns=names + [f"se_{name}" for name in names])
+                            columns=names + [f"SE_{name}" for name in names])
 
     def log_likelihood(self, data, num_samples=5000):
         """Importance-sampled marginal log-likelihood sum_i log p(x_i), in nats.
@@ -380,3 +488,15 @@ def _checked_prior(item, name, spec):
         raise ValueError(f"prior of {name!r} for item {item!r}: its scale parameters must be "
                          f"positive; got {spec!r}")
     return [spec[0], float(spec[1]), float(spec[2])]
+
+
+def _fixed_or_none(fixed):
+    return fixed if (~np.isnan(fixed)).any() else None
+
+
+def _start_slopes(decoder, start):
+    """Starting values of the slopes where the parameter table gives them."""
+    given = ~np.isnan(start)
+    if given.any():
+        slopes = decoder.slopes.numpy()
+        decoder.start_from(np.where(given, start, slopes))

@@ -2,23 +2,26 @@
 
 Slopes and loadings. With the logistic-to-normal constant D = 1.702, an item's standardized
 factor loadings are F_j = (a_j / D) / sqrt(1 + |a_j / D|^2), mirt's conversion. An exploratory
-model is rotated as mirt does: the loadings F are rotated (Kaiser-normalized, as GPArotation
-with normalize=TRUE) to find the rotation matrix T, and the slopes follow the same T:
+model is rotated as mirt does: the loadings F are rotated (with GPArotation's defaults, no
+Kaiser normalization; `normalize_rotation=True` normalizes) to find the rotation matrix T, and
+the slopes follow the same T:
 
     oblique:     a_rot = a inv(T)^T,  Phi = T^T T
     orthogonal:  a_rot = a T,         Phi = I
 
-Because F_j is a_j times a positive number and Kaiser normalization rescales every row to unit
-length, T is the same whether F or a is rotated; the likelihood is unchanged by construction:
-a_rot . theta = a . z for the reported factors theta = z M with M = T.
+F_j is a_j times a positive number, so F inv(T)^T is a_rot scaled by the same numbers and the
+likelihood is unchanged by construction: a_rot . theta = a . z for the reported factors
+theta = z M with M = T (with Kaiser normalization T is also the same whether F or a is
+rotated; without it, T is the one found on F, as in mirt). Each factor is then signed so that
+its largest absolute loading is positive, as mirt does.
 """
 
 import math
 
 import numpy as np
 
-__all__ = ["LOGISTIC_SCALE", "check_n_factors", "max_exploratory_factors",
-           "n_parameters", "orient", "standardized_loadings"]
+__all__ = ["LOGISTIC_SCALE", "check_n_factors", "max_exploratory_factors", "n_parameters",
+           "orient", "pattern_bound", "rasch_scale", "standardized_loadings"]
 
 LOGISTIC_SCALE = 1.702
 
@@ -29,14 +32,21 @@ def standardized_loadings(slopes):
     return scaled / np.sqrt(1.0 + np.sum(scaled**2, axis=1, keepdims=True))
 
 
-def orient(slopes, correlation, method=None, seed=None):
-    """Rotates (method given) or sign-flips the factors so each slope column sums positive.
+def orient(slopes, correlation, method=None, seed=None, normalize=False):
+    """Rotates (method given) or orients the factors of unrotated slopes, as mirt does.
+
+    A rotation is found on the standardized loadings (GPArotation's defaults: no Kaiser
+    normalization unless `normalize`), and each rotated factor is then signed so that its
+    largest absolute loading is positive (mirt's convention). Without a rotation each factor is
+    signed so that its slopes sum positive.
 
     Args:
       slopes: unrotated slopes a [J, D], factors z with correlation `correlation`.
       correlation: [D, D] correlation of z.
       method: None, or 'oblimin' / 'geomin' / 'varimax' (z must then be N(0, I)).
       seed: seed for geomin's random starts.
+      normalize: Kaiser-normalize the loadings' rows before rotating (GPArotation's
+        normalize=TRUE).
 
     Returns:
       (M [D, D] with reported factors theta = z M, slopes for theta, correlation of theta,
@@ -44,14 +54,34 @@ def orient(slopes, correlation, method=None, seed=None):
     """
     slopes = np.asarray(slopes, float)
     if method is None:
-        signs = np.where(slopes.sum(axis=0) < 0, -1.0, 1.0)
-        flip = np.diag(signs)
+        flip = np.diag(np.where(slopes.sum(axis=0) < 0, -1.0, 1.0))
         return flip, slopes @ flip, flip @ np.asarray(correlation, float) @ flip, True
     from latentvi.irt.rotation import rotate
-    rotation = rotate(standardized_loadings(slopes), method=method, normalize=True, seed=seed)
+    rotation = rotate(standardized_loadings(slopes), method=method, normalize=normalize,
+                      seed=seed)
+    loadings = np.asarray(rotation.loadings, float)
+    largest = loadings[np.argmax(np.abs(loadings), axis=0), np.arange(loadings.shape[1])]
+    flip = np.diag(np.where(largest < 0, -1.0, 1.0))
     transform = np.asarray(rotation.rotation, float)
-    rotated = slopes @ np.linalg.inv(transform).T
-    return transform, rotated, np.asarray(rotation.factor_corr, float), bool(rotation.converged)
+    rotated = slopes @ np.linalg.inv(transform).T @ flip
+    correlation = flip @ np.asarray(rotation.factor_corr, float) @ flip
+    return transform @ flip, rotated, correlation, bool(rotation.converged)
+
+
+def rasch_scale(slopes):
+    """The Rasch model's scale: slopes 1 and a latent variance, from one common slope a_d per
+    factor fitted with z ~ N(0, I).
+
+    a_d z_d = 1 theta_d with theta_d = a_d z_d ~ N(0, a_d^2): the same model (mirt's
+    itemtype='Rasch' estimates that variance with the slopes fixed at 1).
+
+    Returns:
+      (M = diag(a) [D, D] with theta = z M, whose variances are the diagonal of M^T M; the
+       slopes for theta, 1 where an item loads and 0 elsewhere).
+    """
+    slopes = np.asarray(slopes, float)
+    common = slopes[np.argmax(np.abs(slopes), axis=0), np.arange(slopes.shape[1])]
+    return np.diag(common), slopes / common
 
 
 def max_exploratory_factors(n_items):
@@ -70,9 +100,19 @@ def max_exploratory_factors(n_items):
     return max(0, math.floor((2 * n_items + 1 - math.sqrt(8 * n_items + 1)) / 2))
 
 
-def check_n_factors(n_factors, n_items, exploratory):
-    """Raises ValueError if `n_items` items cannot identify `n_factors` factors."""
-    bound = max_exploratory_factors(n_items)
+def check_n_factors(n_factors, n_items, exploratory, n_categories=None):
+    """Raises ValueError if `n_items` items cannot identify `n_factors` factors.
+
+    Binary items identify an exploratory model through their tetrachoric correlations, so the
+    Ledermann bound applies. Polytomous items carry more than their correlations (each pair's
+    whole K x K table), and mirt fits, e.g., two exploratory factors to 4 four-category items:
+    with any item of more than two categories the bound is instead D < J with no more free
+    parameters than the response patterns' degrees of freedom, prod K_j - 1.
+    """
+    if n_categories is not None and max(n_categories) > 2:
+        bound = pattern_bound(n_categories)
+    else:
+        bound = max_exploratory_factors(n_items)
     if n_factors > n_items:
         hint = f" ({bound} for an exploratory model)" if exploratory else ""
         raise ValueError(f"n_factors={n_factors} is more than the {n_items} items can measure: "
@@ -86,11 +126,26 @@ def check_n_factors(n_factors, n_items, exploratory):
                          f"factors, more items or a confirmatory pattern")
 
 
+def pattern_bound(n_categories):
+    """The most exploratory factors (< J) whose free parameters, J D - D(D-1)/2 +
+    sum(K_j - 1), do not outnumber the response patterns' degrees of freedom prod K_j - 1."""
+    n_items = len(n_categories)
+    cells = math.prod(min(int(k), 10**6) for k in n_categories) - 1
+    intercepts = int(np.sum(np.asarray(n_categories) - 1))
+    found = 0
+    for n_factors in range(1, n_items):
+        if n_items * n_factors - n_factors * (n_factors - 1) // 2 + intercepts > cells:
+            break
+        found = n_factors
+    return found
+
+
 def n_parameters(n_categories, pattern, n_factors, equal_slopes, correlated,
                  item_parameters=None):
     """Free parameters as mirt counts them (for AIC / BIC).
 
-    Slopes (pattern ones, or J*D, or D shared slopes) + the items' own parameters
+    Slopes (pattern ones, or J*D, or D shared slopes, which a Rasch model counts as its D
+    latent variances) + the items' own parameters
     (`item_parameters`, their types' count; default the intercepts sum(K_j - 1)); an
     exploratory model loses D(D-1)/2 to rotational indeterminacy; learned correlations add
     D(D-1)/2.

@@ -10,8 +10,9 @@ simplicity criterion Q(L):
 so that L Phi L^T = A A^T (oblique) or L L^T = A A^T (orthogonal): the model is unchanged.
 The algorithm is Jennrich's gradient projection with a halving line search, a line-by-line port
 of GPArotation's GPFoblq / GPForth (Bernaards & Jennrich 2005), with the same criteria, the same
-defaults (oblimin gamma = 0 is quartimin, geomin delta = 0.01) and the same Kaiser row
-normalization (`normalize=True`, as mirt uses it).
+defaults (oblimin gamma = 0 is quartimin, geomin delta = 0.01) and, optionally, the same
+Kaiser row normalization (`normalize=True`, GPArotation's normalize=TRUE; mirt does not use
+it by default).
 
 References:
   [1] Jennrich, R. I. (2002). A simple general method for oblique rotation. Psychometrika, 67.
@@ -95,7 +96,7 @@ CRITERIA = {"oblimin": (oblimin, True), "geomin": (geomin, True), "varimax": (va
             "target": (target, True), "target_orthogonal": (target, False)}
 
 
-def rotate(loadings, method="oblimin", normalize=True, gamma=0.0, delta=0.01, max_iter=1000,
+def rotate(loadings, method="oblimin", normalize=False, gamma=0.0, delta=0.01, max_iter=1000,
            tol=1e-6, seed=None, target_loadings=None):
     """Rotates a slope matrix to simple structure (GPArotation's algorithm and criteria).
 
@@ -105,7 +106,7 @@ def rotate(loadings, method="oblimin", normalize=True, gamma=0.0, delta=0.01, ma
         (orthogonal), or 'target' / 'target_orthogonal' (least squares to `target_loadings`,
         oblique or orthogonal Procrustes, GPArotation's targetQ / targetT).
       normalize: Kaiser normalization: rotate the rows of A scaled to unit length, then scale
-        back (GPArotation's `normalize=TRUE`; mirt's default).
+        back (GPArotation's `normalize=TRUE`; not mirt's default).
       gamma: oblimin's gamma (GPArotation's `gam`).
       delta: geomin's delta.
       max_iter: gradient-projection iterations per start.

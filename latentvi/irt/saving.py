@@ -27,10 +27,12 @@ FORMAT = "latentvi.irt.ItemFactorModel"
 # files are read back from their items_ table (2PL and graded items only existed then).
 VERSION = 3
 _SETTINGS = ("n_factors", "item_type", "correlated_factors", "rotation", "iw_samples", "seed",
-             "equal_slopes", "items", "missing_codes", "max_categories", "priors")
+             "equal_slopes", "items", "missing_codes", "max_categories", "priors",
+             "normalize_rotation")
 _FRAMES = ("items_", "factor_corr_", "history_")
 _VALUES = ("factor_names_", "item_types_", "n_persons_", "n_parameters_",
-           "rotation_converged_", "settings_", "converged_")
+           "rotation_converged_", "settings_", "converged_", "estimated_slopes_",
+           "equal_slopes_", "priors_")
 
 
 def save(estimator, path, overwrite=False):

@@ -20,25 +20,34 @@ from latentvi.irt.items import get as get_item_type
 __all__ = ["simulate"]
 
 
-def simulate(n_persons, n_items, n_factors, item_type="binary", n_categories=2,
-             factor_corr=0.0, missing_rate=0.0, seed=None):
-    """Draws a persons x items response DataFrame from a simple-structure item factor model.
+def simulate(n_persons, n_items=None, n_factors=None, item_type="binary", n_categories=2,
+             factor_corr=0.0, missing_rate=0.0, seed=None, parameters=None):
+    """Draws a persons x items response DataFrame from an item factor model.
+
+    Either a random simple-structure design (n_items, n_factors, item_type, n_categories; see
+    the module docstring) or given items, as mirt's simdata: `parameters`, an `ItemParameters`
+    (any item types; build one from mirt-style arrays with `ItemParameters.from_arrays(a, d,
+    item_type, g=..., u=...)`).
 
     Args:
-      n_persons, n_items, n_factors: sizes (n_items >= n_factors).
-      item_type: 'binary' (2PL) or 'graded'.
-      n_categories: categories per item (2 for binary; >= 2 for graded).
-      factor_corr: one correlation for every pair of factors, or a D x D correlation matrix.
+      n_persons: persons to draw.
+      n_items, n_factors: sizes of a random design (n_items >= n_factors); not with
+        `parameters`.
+      item_type: 'binary' (2PL) or 'graded' (random design).
+      n_categories: categories per item (2 for binary; >= 2 for graded) (random design).
+      factor_corr: one correlation for every pair of factors, or a D x D correlation matrix
+        (with `parameters` too).
       missing_rate: probability that an answer is missing (completely at random).
       seed: integer seed.
+      parameters: the items to draw from (`ItemParameters`).
 
     Returns:
-      (responses, truth): responses is a DataFrame with columns item1..itemJ (integers, or
-      floats with NaN when answers are missing); truth is a dict with 'items' (a1..aD and d or
-      d1..d{K-1}, as `ItemFactorModel.items_`), 'parameters' (the same as `ItemParameters`),
-      'factor_corr' (DataFrame), 'theta' (DataFrame
-      F1..FD indexed like the responses) and 'pattern' (items x factors 0/1 DataFrame, usable
-      as `ItemFactorModel(pattern=...)`).
+      (responses, truth): responses is a DataFrame with one column per item (integers, or
+      floats with NaN when answers are missing); truth is a dict with 'items' (the items as
+      `ItemFactorModel.items_` shows them), 'parameters' (the `ItemParameters`),
+      'factor_corr' (DataFrame), 'theta' (DataFrame F1..FD indexed like the responses) and
+      'pattern' (items x factors 0/1 DataFrame of the nonzero slopes, usable as
+      `ItemFactorModel(pattern=...)`).
 
     Examples:
       >>> data, truth = simulate(2000, 12, 2, factor_corr=0.3, seed=1)
@@ -46,36 +55,51 @@ def simulate(n_persons, n_items, n_factors, item_type="binary", n_categories=2,
       ['a1', 'a2', 'd']
     """
     n_persons = positive_int(n_persons, "n_persons")
+    if not 0.0 <= missing_rate < 1.0:
+        raise ValueError(f"missing_rate must be in [0, 1); got {missing_rate}")
+    rng = np.random.default_rng(seed)
+    if parameters is None:
+        parameters = _random_design(rng, n_items, n_factors, item_type, n_categories)
+    elif not isinstance(parameters, ItemParameters):
+        raise TypeError(f"parameters must be an ItemParameters (see "
+                        f"ItemParameters.from_arrays); got {type(parameters).__name__}")
+    elif n_items is not None or n_factors is not None:
+        raise ValueError("give either parameters or n_items and n_factors, not both")
+    correlation = _correlation(factor_corr, parameters.n_factors)
+    theta = rng.multivariate_normal(np.zeros(parameters.n_factors), correlation,
+                                    size=n_persons)
+    answers = parameters.sample(rng, theta)
+    responses = _frame(rng, answers, parameters.items, missing_rate)
+    factors = list(parameters.factor_names)
+    pattern = (parameters.slopes != 0).astype(int)
+    return responses, {
+        "items": parameters.table(),
+        "parameters": parameters,
+        "factor_corr": pd.DataFrame(correlation, index=factors, columns=factors),
+        "theta": pd.DataFrame(theta, index=responses.index, columns=factors),
+        "pattern": pd.DataFrame(pattern, index=parameters.items, columns=factors),
+    }
+
+
+def _random_design(rng, n_items, n_factors, item_type, n_categories):
+    """The random simple-structure items of the module docstring."""
+    if n_items is None or n_factors is None:
+        raise ValueError("give n_items and n_factors (a random design) or parameters")
     n_items = positive_int(n_items, "n_items")
     n_factors = positive_int(n_factors, "n_factors")
     one_of(item_type, ("binary", "graded"), "item_type")
     n_categories = _categories(item_type, n_categories)
     if n_items < n_factors:
         raise ValueError(f"n_items ({n_items}) must be at least n_factors ({n_factors})")
-    if not 0.0 <= missing_rate < 1.0:
-        raise ValueError(f"missing_rate must be in [0, 1); got {missing_rate}")
-    rng = np.random.default_rng(seed)
-    correlation = _correlation(factor_corr, n_factors)
     pattern = _simple_structure(n_items, n_factors)
     slopes = pattern * rng.uniform(0.8, 2.0, size=pattern.shape)
     intercepts = _intercepts(rng, n_items, item_type, n_categories)
-    theta = rng.multivariate_normal(np.zeros(n_factors), correlation, size=n_persons)
     items = [f"item{j + 1}" for j in range(n_items)]
-    factors = [f"F{d + 1}" for d in range(n_factors)]
     kind = get_item_type(item_type)
-    parameters = ItemParameters(
+    return ItemParameters(
         items, [kind.name] * n_items, [n_categories] * n_items, slopes,
-        [dict(zip(kind.parameter_names(n_categories), row)) for row in intercepts], factors)
-    answers = parameters.sample(rng, theta)
-    responses = _frame(rng, answers, items, missing_rate)
-    truth = {
-        "items": parameters.table(),
-        "parameters": parameters,
-        "factor_corr": pd.DataFrame(correlation, index=factors, columns=factors),
-        "theta": pd.DataFrame(theta, index=responses.index, columns=factors),
-        "pattern": pd.DataFrame(pattern.astype(int), index=items, columns=factors),
-    }
-    return responses, truth
+        [dict(zip(kind.parameter_names(n_categories), row)) for row in intercepts],
+        [f"F{d + 1}" for d in range(n_factors)])
 
 
 def _categories(item_type, n_categories):

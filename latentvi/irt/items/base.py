@@ -38,10 +38,16 @@ class ItemType:
       aliases: other names accepted in `item_type=`.
       group_name: items whose types share a group name are fitted by one `ItemGroup` (the 2PL
         is the graded model with two categories, so they share the graded group).
+      whole_batch_persons: data sets up to this size are fitted with every person in every
+        step (512 by default).
     """
 
     name = None
     aliases = ()
+    # Up to this many persons every training step should see them all (the fit uses the
+    # largest value of its items' types): parameters on flat ridges of the likelihood, such as
+    # a 3PL item's guessing, drift too slowly under minibatch noise.
+    whole_batch_persons = 512
 
     @property
     def group_name(self):

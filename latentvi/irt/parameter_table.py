@@ -1,0 +1,199 @@
+"""mirt's parameter table (`pars='values'`): one row per parameter, to inspect and to edit.
+
+`ItemFactorModel.parameters()` returns it after a fit, and `parameter_table(...)` before one (the
+starting values); `ItemFactorModel(parameters=table)` takes an edited copy. Columns:
+
+    item        the item's label, or 'GROUP' for the latent distribution's parameters
+    name        mirt's name: a1..aD, d / d1.., g, u, ak0.., MEAN_1.., COV_11, COV_21, ...
+    value       the estimate (after a fit) or the starting / fixed value
+    lower, upper  the parameter's range (g and u in [0, 1], the rest unbounded)
+    estimated   False for a fixed parameter
+    prior       None, or ('norm', mean, sd) / ('lnorm', meanlog, sdlog) / ('beta', a, b)
+    equal       None, or a label shared by parameters constrained equal (mirt's CONSTRAIN)
+
+What an edited table can change today: priors on any item parameter (mirt's PRIOR; the
+estimate is then the marginal MAP), slopes fixed at a value (`estimated=False`), starting values
+of slopes, and one common slope for every item of a factor (`equal` the same label on all of a
+factor's slopes). Anything else (fixing an intercept or an asymptote, equality among some items
+only, the latent distribution's rows) is refused with the row named, rather than ignored.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from latentvi.irt import items as item_types
+from latentvi.irt.items.base import PRIOR_KINDS
+
+__all__ = ["COLUMNS", "ParameterSpec", "parameter_table", "read_parameter_table"]
+
+COLUMNS = ["item", "name", "value", "lower", "upper", "estimated", "prior", "equal"]
+_PROBABILITIES = ("g", "u")
+
+
+@dataclass
+class ParameterSpec:
+    """What an edited parameter table asks of a fit (slopes [J, D] in the model's item order).
+
+    Attributes:
+      fixed_slopes: values of fixed slopes, NaN where a slope is estimated.
+      start_slopes: starting values of estimated slopes, NaN for the default start.
+      equal_slopes: every item of each factor shares one slope.
+      priors: {item: {parameter: (kind, p1, p2)}}.
+    """
+    fixed_slopes: np.ndarray
+    start_slopes: np.ndarray
+    equal_slopes: bool
+    priors: dict
+
+
+def parameter_table(parameters, estimated_slopes, priors=None, equal_slopes=False,
+                    factor_var=None, factor_corr=None, correlated=False):
+    """The long table of a model's items (`ItemParameters`) and latent distribution.
+
+    Args:
+      parameters: the items, in display order.
+      estimated_slopes: bool [J, D], which slopes the fit estimates.
+      priors: {item: {parameter: spec}}.
+      equal_slopes: one slope per factor (the slopes of a factor share an equality label).
+      factor_var: [D] latent variances (None: 1, fixed).
+      factor_corr: [D, D] latent correlations (None: identity).
+      correlated: the fit estimates the correlations.
+    """
+    priors = priors or {}
+    rows = []
+    for j, item in enumerate(parameters.items):
+        kind = parameters.item_type(j)
+        for d, name in enumerate(f"a{d + 1}" for d in range(parameters.n_factors)):
+            rows.append(_row(item, name, parameters.slopes[j, d],
+                             bool(estimated_slopes[j, d]), priors.get(item, {}).get(name),
+                             name if equal_slopes and estimated_slopes[j, d] else None))
+        fixed = set(getattr(kind, "fixed_parameters", lambda k: ())(parameters.n_categories[j]))
+        for name, value in parameters.values[j].items():
+            rows.append(_row(item, name, value, name not in fixed,
+                             priors.get(item, {}).get(name), None))
+    rows += _group_rows(parameters.n_factors, factor_var, factor_corr, correlated)
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _row(item, name, value, estimated, prior, equal):
+    low, high = (0.0, 1.0) if name in _PROBABILITIES else (-np.inf, np.inf)
+    return [item, name, float(value), low, high, bool(estimated),
+            None if prior is None else tuple(prior), equal]
+
+
+def _group_rows(n_factors, factor_var, factor_corr, correlated):
+    variance = np.ones(n_factors) if factor_var is None else np.asarray(factor_var, float)
+    corr = np.eye(n_factors) if factor_corr is None else np.asarray(factor_corr, float)
+    rows = [["GROUP", f"MEAN_{d + 1}", 0.0, -np.inf, np.inf, False, None, None]
+            for d in range(n_factors)]
+    for d in range(n_factors):
+        for e in range(d + 1):
+            if d == e:
+                rows.append(["GROUP", f"COV_{d + 1}{d + 1}", float(variance[d]), 0.0, np.inf,
+                             factor_var is not None and variance[d] != 1.0, None, None])
+            else:
+                cov = corr[d, e] * np.sqrt(variance[d] * variance[e])
+                rows.append(["GROUP", f"COV_{d + 1}{e + 1}", float(cov), -np.inf, np.inf,
+                             bool(correlated), None, None])
+    return rows
+
+
+def read_parameter_table(table, items, types, n_categories, n_factors):
+    """Checks an edited table against the data's items and returns its `ParameterSpec`.
+
+    Raises:
+      ValueError naming the row: missing columns, unknown items or parameter names, lower >
+      upper, a value outside its range, a prior on a fixed parameter or of an unknown kind,
+      an equality label across parameters of different kinds, and the edits not supported yet.
+    """
+    if not isinstance(table, pd.DataFrame):
+        raise TypeError(f"parameters must be a DataFrame like m.parameters(); got "
+                        f"{type(table).__name__}")
+    missing = [column for column in COLUMNS if column not in table.columns]
+    if missing:
+        raise ValueError(f"the parameter table lacks the columns {missing}; start from "
+                         f"m.parameters() or irt.parameter_table(...)")
+    position = {item: j for j, item in enumerate(items)}
+    fixed = np.full((len(items), n_factors), np.nan)
+    start = np.full((len(items), n_factors), np.nan)
+    priors, equal = {}, {}
+    for row_number, row in table.iterrows():
+        where = f"parameter table row {row_number} ({row['item']!r}, {row['name']!r})"
+        if row["item"] == "GROUP":
+            continue  # the latent distribution's rows are reported, not read (yet)
+        if row["item"] not in position:
+            raise ValueError(f"{where}: no item {row['item']!r} in the data")
+        j = position[row["item"]]
+        name = str(row["name"])
+        allowed = _names(types[j], n_categories[j], n_factors)
+        if name not in allowed:
+            raise ValueError(f"{where}: item {row['item']!r} ({types[j]}) has no parameter "
+                             f"{name!r}; its parameters are {allowed}")
+        _check_range(row, where)
+        estimated = bool(row["estimated"])
+        prior = _prior(row["prior"], where)
+        if prior is not None and not estimated:
+            raise ValueError(f"{where}: a prior on a fixed parameter has no effect; set "
+                             f"estimated=True or drop the prior")
+        if prior is not None:
+            priors.setdefault(row["item"], {})[name] = prior
+        if _given(row["equal"]):
+            equal.setdefault(row["equal"], []).append((name, j, where))
+        if name.startswith("a") and name[1:].isdigit():
+            d = int(name[1:]) - 1
+            (start if estimated else fixed)[j, d] = float(row["value"])
+        elif not estimated:
+            raise ValueError(f"{where}: fixing {name!r} is not supported yet (only slopes can "
+                             f"be fixed); use a narrow prior instead")
+    return ParameterSpec(fixed, start, _equal_slopes(equal, fixed, n_factors), priors)
+
+
+def _names(type_name, n_categories, n_factors):
+    kind = item_types.get(type_name)
+    return [f"a{d + 1}" for d in range(n_factors)] + list(kind.parameter_names(n_categories))
+
+
+def _check_range(row, where):
+    lower, upper, value = float(row["lower"]), float(row["upper"]), float(row["value"])
+    if lower > upper:
+        raise ValueError(f"{where}: lower {lower} is above upper {upper}")
+    if not lower <= value <= upper:
+        raise ValueError(f"{where}: value {value} is outside [{lower}, {upper}]")
+
+
+def _given(value):
+    return value is not None and not (isinstance(value, float) and np.isnan(value))
+
+
+def _prior(value, where):
+    if not _given(value):
+        return None
+    if (not isinstance(value, (tuple, list)) or len(value) != 3 or value[0] not in PRIOR_KINDS
+            or not all(isinstance(v, (int, float)) for v in value[1:]) or value[2] <= 0):
+        raise ValueError(f"{where}: prior must be (kind, p1, p2) with kind one of "
+                         f"{PRIOR_KINDS} and a positive scale; got {value!r}")
+    return (value[0], float(value[1]), float(value[2]))
+
+
+def _equal_slopes(groups, fixed, n_factors):
+    """True when the equality labels make each factor's estimated slopes one common slope."""
+    if not groups:
+        return False
+    for label, members in groups.items():
+        names = {name for name, _, _ in members}
+        if len(names) > 1:
+            raise ValueError(f"{members[0][2]}: equality label {label!r} joins different "
+                             f"parameters {sorted(names)}; equal parameters must be of one kind")
+        name = names.pop()
+        if not (name.startswith("a") and name[1:].isdigit()):
+            raise ValueError(f"{members[0][2]}: equality constraints on {name!r} are not "
+                             f"supported yet (only a common slope for all items of a factor)")
+        d = int(name[1:]) - 1
+        free = set(np.flatnonzero(np.isnan(fixed[:, d])))
+        if {j for _, j, _ in members} != free:
+            raise ValueError(f"{members[0][2]}: equality label {label!r} must cover every "
+                             f"estimated {name} (a common slope for the factor); equality "
+                             f"among some items only is not supported yet")
+    return True
