@@ -71,3 +71,13 @@ def test_equality_among_some_items_only_is_refused(table):
     edited.loc[[0, 2], "equal"] = "ab"
     with pytest.raises(ValueError, match="must cover every estimated a1"):
         read_parameter_table(edited, ITEMS, TYPES, CATEGORIES, 1)
+
+
+def test_a_prior_on_a_parameter_the_item_lacks_names_the_item():
+    from latentvi.irt.parameter_table import prior_lists
+    lists = prior_lists({"q3": {"d2": ("norm", 0, 1)}}, ITEMS, TYPES, CATEGORIES)
+    assert lists == {"d2": [None, None, ["norm", 0.0, 1.0]]}
+    with pytest.raises(ValueError, match=r"item 'q1' \(2PL\) has no parameter 'g'"):
+        prior_lists({"q1": {"g": ("norm", -1.5, 3)}}, ITEMS, TYPES, CATEGORIES)
+    with pytest.raises(ValueError, match="scale parameters must be positive"):
+        prior_lists({"q1": {"d": ("norm", 0, -1)}}, ITEMS, TYPES, CATEGORIES)

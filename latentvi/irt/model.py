@@ -22,9 +22,22 @@ from latentvi.irt import saving, scoring, training
 from latentvi.irt.information import item_information, test_information
 from latentvi.irt.item_parameters import ItemParameters
 from latentvi.irt.items import get as get_item_type
-from latentvi.irt.parameter_table import ParameterSpec, parameter_table, read_parameter_table
+from latentvi.irt.parameter_table import (
+    ParameterSpec,
+    fixed_or_none,
+    parameter_table,
+    prior_lists,
+    read_parameter_table,
+    start_slopes,
+)
 from latentvi.irt.parameters import check_n_factors, n_parameters, orient, rasch_scale
-from latentvi.irt.responses import apply_category_map, encode_responses, item_types, select_items
+from latentvi.irt.responses import (
+    apply_category_map,
+    encode_responses,
+    grouped_by_type,
+    item_types,
+    select_items,
+)
 from latentvi.irt.screening import check_max_categories, check_missing_codes
 from latentvi.irt.start import starting_values
 from latentvi.progress import Progress
@@ -40,7 +53,9 @@ class ItemFactorModel:
 
     Args:
       n_factors: number of latent traits D.
-      item_type: 'binary' (2PL), 'graded' (ordered categories) or {column: type}.
+      item_type: one of mirt's item types for every item, '2PL' (alias 'binary'), '3PL',
+        '4PL', 'graded', 'gpcm', 'Rasch', 'nominal' (or a registered custom type; see
+        `latentvi.irt.items`), or {column: type} to mix them.
       pattern: None for an exploratory model, or a DataFrame items x factors of 0/1 whose zeros
         fix slopes at 0 (confirmatory); its columns name the factors.
       correlated_factors: confirmatory models learn the factor correlations (else identity).
@@ -80,7 +95,10 @@ class ItemFactorModel:
         than the Ledermann bound (2 factors for 5 items; `parameters.max_exploratory_factors`).
 
     Attributes (after `fit`):
-      items_: DataFrame indexed by item: a1..aD, then d (binary items) and/or d1..d{K-1}.
+      items_: DataFrame indexed by item: a1..aD, then each type's parameters as mirt's
+        coef(simplify=TRUE) names them (d, g, u, d1..d{K-1}, ak0.., d0..), rendered from
+      item_parameters_: the items as an `ItemParameters` (what information, plots and saving
+        use).
       factor_corr_: DataFrame D x D of factor correlations.
       factor_var_: Series of each factor's variance: 1, except in a Rasch model.
       category_map_: {item: {observed value: code 0..K-1}}.
@@ -152,7 +170,7 @@ class ItemFactorModel:
         """
         self._check_settings()
         frame = data if self.items is None else select_items(data, self.items)
-        responses = encode_responses(_grouped_by_type(frame, self.item_type), self.item_type,
+        responses = encode_responses(grouped_by_type(frame, self.item_type), self.item_type,
                                      missing_codes=self.missing_codes,
                                      max_categories=self.max_categories)
         self.item_types_ = dict(zip(responses.items, item_types(self.item_type,
@@ -173,15 +191,16 @@ class ItemFactorModel:
             responses.n_categories, n_factors, pattern, equal_slopes,
             self._learns_correlations(pattern), self.seed,
             item_types=list(self.item_types_.values()),
-            priors=_prior_lists(self.priors_, responses.items),
-            fixed_slopes=_fixed_or_none(spec.fixed_slopes))
+            priors=prior_lists(self.priors_, responses.items, list(self.item_types_.values()),
+                               responses.n_categories),
+            fixed_slopes=fixed_or_none(spec.fixed_slopes))
         self.model_.likelihood.set_persons(len(responses.codes))
         start = starting_values(responses.codes, responses.mask, responses.n_categories,
                                 n_factors, pattern, self.seed)
         if pattern is None:
             self.model_.likelihood.decoder.start_from(start.slopes)
         self.model_.likelihood.start_from(start.intercepts)
-        _start_slopes(self.model_.likelihood.decoder, spec.start_slopes)
+        start_slopes(self.model_.likelihood.decoder, spec.start_slopes)
         self.settings_ = dataclasses.asdict(settings)
         progress = _progress(responses, settings, verbose)
         result, rule = training.run(self.model_, responses, settings, self.seed, 0,
@@ -438,65 +457,3 @@ def _progress(responses, settings, verbose):
     n_persons, n_items = responses.codes.shape
     return [Progress(f"{n_persons:,} persons x {n_items} items", verbose=verbose,
                      epoch_name="check" if settings.epochs is None else "epoch")]
-
-
-def _grouped_by_type(frame, item_type):
-    """`frame` with the items of one type group in contiguous columns (stable otherwise): each
-    group of the likelihood then reads a slice of the answers (`ItemResponse`)."""
-    if not isinstance(item_type, dict) or not isinstance(frame, pd.DataFrame):
-        return frame
-    groups = [get_item_type(item_type.get(column, "2PL")).group_name
-              if _known_type(item_type.get(column, "2PL")) else "" for column in frame.columns]
-    first = {name: position for position, name in reversed(list(enumerate(groups)))}
-    order = sorted(range(len(groups)), key=lambda j: (first[groups[j]], j))
-    return frame.iloc[:, order]
-
-
-def _known_type(name):
-    try:
-        get_item_type(name)
-    except (ValueError, TypeError):
-        return False  # reported with its column by encode_responses
-    return True
-
-
-def _prior_lists(priors, items):
-    """{parameter: [spec or None per item]} from {item: {parameter: spec}} (checked)."""
-    if not priors:
-        return None
-    if not isinstance(priors, dict):
-        raise TypeError(f"priors must be a dict {{item: {{parameter: (kind, p1, p2)}}}}; got "
-                        f"{type(priors).__name__}")
-    unknown = [item for item in priors if item not in items]
-    if unknown:
-        raise ValueError(f"priors name items not in the data: {unknown}")
-    lists = {}
-    for item, specs in priors.items():
-        for name, spec in dict(specs).items():
-            lists.setdefault(name, [None] * len(items))[items.index(item)] = _checked_prior(
-                item, name, spec)
-    return lists
-
-
-def _checked_prior(item, name, spec):
-    from latentvi.irt.items.base import PRIOR_KINDS
-    if (not isinstance(spec, (tuple, list)) or len(spec) != 3 or spec[0] not in PRIOR_KINDS
-            or not all(isinstance(v, (int, float)) for v in spec[1:])):
-        raise ValueError(f"prior of {name!r} for item {item!r} must be (kind, p1, p2) with "
-                         f"kind one of {PRIOR_KINDS}; got {spec!r}")
-    if spec[2] <= 0 or (spec[0] == "beta" and spec[1] <= 0):
-        raise ValueError(f"prior of {name!r} for item {item!r}: its scale parameters must be "
-                         f"positive; got {spec!r}")
-    return [spec[0], float(spec[1]), float(spec[2])]
-
-
-def _fixed_or_none(fixed):
-    return fixed if (~np.isnan(fixed)).any() else None
-
-
-def _start_slopes(decoder, start):
-    """Starting values of the slopes where the parameter table gives them."""
-    given = ~np.isnan(start)
-    if given.any():
-        slopes = decoder.slopes.numpy()
-        decoder.start_from(np.where(given, start, slopes))

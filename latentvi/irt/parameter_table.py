@@ -26,7 +26,8 @@ import pandas as pd
 from latentvi.irt import items as item_types
 from latentvi.irt.items.base import PRIOR_KINDS
 
-__all__ = ["COLUMNS", "ParameterSpec", "parameter_table", "read_parameter_table"]
+__all__ = ["COLUMNS", "ParameterSpec", "fixed_or_none", "parameter_table", "prior_lists",
+           "read_parameter_table", "start_slopes"]
 
 COLUMNS = ["item", "name", "value", "lower", "upper", "estimated", "prior", "equal"]
 _PROBABILITIES = ("g", "u")
@@ -197,3 +198,50 @@ def _equal_slopes(groups, fixed, n_factors):
                              f"estimated {name} (a common slope for the factor); equality "
                              f"among some items only is not supported yet")
     return True
+
+
+def prior_lists(priors, items, types, n_categories):
+    """{parameter: [spec or None per item]} from {item: {parameter: spec}}, checked against
+    the items and their types' parameters (as the likelihood's groups take them)."""
+    if not priors:
+        return None
+    if not isinstance(priors, dict):
+        raise TypeError(f"priors must be a dict {{item: {{parameter: (kind, p1, p2)}}}}; got "
+                        f"{type(priors).__name__}")
+    unknown = [item for item in priors if item not in items]
+    if unknown:
+        raise ValueError(f"priors name items not in the data: {unknown}")
+    lists = {}
+    for item, specs in priors.items():
+        j = items.index(item)
+        for name, spec in dict(specs).items():
+            allowed = item_types.get(types[j]).parameter_names(n_categories[j])
+            if name not in allowed:
+                raise ValueError(f"priors: item {item!r} ({types[j]}) has no parameter "
+                                 f"{name!r} a prior can apply to; its parameters are {allowed}")
+            lists.setdefault(name, [None] * len(items))[j] = _checked_prior(item, name, spec)
+    return lists
+
+
+def _checked_prior(item, name, spec):
+    if (not isinstance(spec, (tuple, list)) or len(spec) != 3 or spec[0] not in PRIOR_KINDS
+            or not all(isinstance(v, (int, float)) for v in spec[1:])):
+        raise ValueError(f"prior of {name!r} for item {item!r} must be (kind, p1, p2) with "
+                         f"kind one of {PRIOR_KINDS}; got {spec!r}")
+    if spec[2] <= 0 or (spec[0] == "beta" and spec[1] <= 0):
+        raise ValueError(f"prior of {name!r} for item {item!r}: its scale parameters must be "
+                         f"positive; got {spec!r}")
+    return [spec[0], float(spec[1]), float(spec[2])]
+
+
+def fixed_or_none(fixed):
+    """The fixed slopes [J, D] (NaN where estimated), or None when none is fixed."""
+    return fixed if (~np.isnan(fixed)).any() else None
+
+
+def start_slopes(decoder, start):
+    """Starting values of the slopes where the parameter table gives them."""
+    given = ~np.isnan(start)
+    if given.any():
+        slopes = decoder.slopes.numpy()
+        decoder.start_from(np.where(given, start, slopes))

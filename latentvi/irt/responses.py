@@ -31,7 +31,8 @@ from latentvi.irt.screening import (
 )
 
 __all__ = ["Responses", "SuspiciousColumns", "apply_category_map", "check_max_categories",
-           "check_missing_codes", "encode_responses", "item_types", "select_items"]
+           "check_missing_codes", "encode_responses", "grouped_by_type", "item_types",
+           "select_items"]
 
 
 
@@ -281,3 +282,25 @@ def _keep_rows(responses, keep):
     return Responses(responses.codes[keep], responses.mask[keep], responses.index[keep],
                      responses.items, responses.n_categories, responses.category_map,
                      dropped=responses.index[~keep])
+
+
+def grouped_by_type(frame, item_type):
+    """`frame` with the items of one type group in contiguous columns (stable otherwise): each
+    group of the likelihood then reads a slice of the answers (`ItemResponse`)."""
+    if not isinstance(item_type, dict) or not isinstance(frame, pd.DataFrame):
+        return frame
+    groups = [get_item_type(item_type.get(column, "2PL")).group_name
+              if known_type(item_type.get(column, "2PL")) else "" for column in frame.columns]
+    first = {name: position for position, name in reversed(list(enumerate(groups)))}
+    order = sorted(range(len(groups)), key=lambda j: (first[groups[j]], j))
+    return frame.iloc[:, order]
+
+
+def known_type(name):
+    """Whether `name` is a registered item type (an unknown one is reported with its column
+    by `encode_responses`)."""
+    try:
+        get_item_type(name)
+    except (ValueError, TypeError):
+        return False
+    return True
