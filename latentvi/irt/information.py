@@ -22,7 +22,7 @@ import numbers
 import numpy as np
 import pandas as pd
 
-__all__ = ["item_information", "test_information"]
+__all__ = ["item_information", "test_information", "unit_direction"]
 
 
 def item_information(parameters, theta, direction=None):
@@ -37,7 +37,7 @@ def item_information(parameters, theta, direction=None):
       DataFrame [m, J]: rows are the theta points, columns the items.
     """
     points = _points(theta, parameters.n_factors)
-    unit = _direction(direction, parameters.n_factors, parameters.factor_names)
+    unit = unit_direction(direction, parameters.n_factors, parameters.factor_names)
     information = parameters.information(points, unit)
     index = theta.index if isinstance(theta, pd.DataFrame) else pd.RangeIndex(len(points))
     return pd.DataFrame(information, index=index, columns=pd.Index(parameters.items,
@@ -63,7 +63,9 @@ def _points(theta, n_factors):
     return points
 
 
-def _direction(direction, n_factors, factor_names):
+def unit_direction(direction, n_factors, factor_names=None):
+    """The unit vector u [D] of a direction: None (equal angles to every axis), a factor name
+    or index, or any nonzero vector (normalized)."""
     if direction is None:
         return np.full(n_factors, 1.0 / np.sqrt(n_factors))
     if isinstance(direction, (str, numbers.Integral)):

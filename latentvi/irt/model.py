@@ -294,20 +294,14 @@ class ItemFactorModel:
         make a factor's slopes equal."""
         self._check_fitted()
         order = [self.item_parameters_.items.index(item) for item in self.item_order_]
-        n_items, n_factors = self.item_parameters_.slopes.shape
-        estimated = np.asarray(getattr(self, "estimated_slopes_", None)
-                               or np.ones((n_items, n_factors), bool).tolist(), bool)
-        if getattr(self, "estimated_slopes_", None) is None and self.pattern is not None:
-            estimated = self.item_parameters_.slopes != 0
         rasch = self._rasch()
         return parameter_table(
-            self.item_parameters_.subset(self.item_order_), estimated[order] & ~rasch,
-            priors=getattr(self, "priors_", self.priors), equal_slopes=self.equal_slopes_
-            if hasattr(self, "equal_slopes_") else self._equal_slopes(),
+            self.item_parameters_.subset(self.item_order_),
+            np.asarray(self.estimated_slopes_, bool)[order] & ~rasch, priors=self.priors_,
+            equal_slopes=self.equal_slopes_,
             factor_var=self.factor_var_.to_numpy() if rasch else None,
             factor_corr=self.factor_corr_.to_numpy(),
-            correlated=self.pattern is not None and bool(self.correlated_factors)
-            and self.n_factors > 1)
+            correlated=self._learns_correlations(self.pattern))
 
     def _learns_correlations(self, pattern):
         return pattern is not None and bool(self.correlated_factors) and self.n_factors > 1

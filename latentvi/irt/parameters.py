@@ -26,10 +26,13 @@ __all__ = ["LOGISTIC_SCALE", "check_n_factors", "max_exploratory_factors", "n_pa
 LOGISTIC_SCALE = 1.702
 
 
-def standardized_loadings(slopes):
-    """F [J, D] from slopes a [J, D] (orthogonal factors of unit variance)."""
+def standardized_loadings(slopes, factor_corr=None):
+    """mirt's standardized loadings F = (a / 1.702) / sqrt(1 + a Phi a^T / 1.702^2) [J, D] from
+    slopes a [J, D] for factors of unit variance with correlations Phi (None: identity)."""
     scaled = np.asarray(slopes, float) / LOGISTIC_SCALE
-    return scaled / np.sqrt(1.0 + np.sum(scaled**2, axis=1, keepdims=True))
+    corr = np.eye(scaled.shape[1]) if factor_corr is None else np.asarray(factor_corr, float)
+    common = np.einsum("jd,de,je->j", scaled, corr, scaled)
+    return scaled / np.sqrt(1.0 + common)[:, None]
 
 
 def orient(slopes, correlation, method=None, seed=None, normalize=False):

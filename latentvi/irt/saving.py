@@ -104,6 +104,10 @@ def load(path):
     else:
         estimator.item_parameters_ = _legacy_parameters(estimator)
         estimator.item_order_ = list(estimator.items_.index)
+    if "estimated_slopes_" not in state["values"]:  # before parameter tables
+        estimator.estimated_slopes_ = (estimator.item_parameters_.slopes != 0).tolist()
+        estimator.equal_slopes_ = estimator._equal_slopes()
+        estimator.priors_ = dict(estimator.priors or {})
     return estimator
 
 

@@ -20,9 +20,9 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from latentvi.irt.information import item_information
+from latentvi.irt.information import item_information, unit_direction
 from latentvi.irt.item_parameters import ItemParameters
-from latentvi.irt.parameters import LOGISTIC_SCALE
+from latentvi.irt.parameters import standardized_loadings
 
 __all__ = ["category_probabilities", "information_curves", "item_curves", "loadings_heatmap"]
 
@@ -44,7 +44,7 @@ def category_probabilities(parameters, t, direction=None):
     Returns:
       dict item -> array [m, K_j]: category probabilities (columns 0..K_j-1).
     """
-    unit = _unit(direction, parameters.n_factors, parameters.factor_names)
+    unit = unit_direction(direction, parameters.n_factors, parameters.factor_names)
     t = np.asarray(t, float)
     return parameters.probabilities(t[:, None] * unit[None, :])
 
@@ -137,7 +137,7 @@ def information_curves(source, theta=None, direction=None, show_items=False, ax=
     """
     table, _, names = _unpack(source)
     t = DEFAULT_THETA if theta is None else np.asarray(theta, float)
-    unit = _unit(direction, table.n_factors, names)
+    unit = unit_direction(direction, table.n_factors, names)
     per_item = item_information(table, t[:, None] * unit[None, :], unit)
     total = per_item.sum(axis=1).to_numpy()
     ax = ax or _new_axes()
@@ -158,14 +158,6 @@ def information_curves(source, theta=None, direction=None, show_items=False, ax=
     ax.set_title("Test information and standard error")
     ax.legend(handles=handles, fontsize="small", loc="upper left")
     return ax.figure
-
-
-def standardized_loadings(slopes, factor_corr=None):
-    """mirt's standardized loadings F = (a / 1.702) / sqrt(1 + a Phi a^T / 1.702^2) per item."""
-    slopes = np.asarray(slopes, float) / LOGISTIC_SCALE
-    corr = np.eye(slopes.shape[1]) if factor_corr is None else np.asarray(factor_corr, float)
-    common = np.einsum("jd,de,je->j", slopes, corr, slopes)
-    return slopes / np.sqrt(1.0 + common)[:, None]
 
 
 def loadings_heatmap(source, values="loadings", ax=None, annotate=True):
@@ -248,25 +240,6 @@ def _choose(table, items):
     if unknown:
         raise ValueError(f"unknown items {unknown}; the model has {list(table.items)[:20]}")
     return items
-
-
-def _unit(direction, n_factors, factor_names):
-    if direction is None:
-        return np.full(n_factors, 1.0 / np.sqrt(n_factors))
-    if isinstance(direction, (str, int, np.integer)):
-        names = list(factor_names or [f"F{d + 1}" for d in range(n_factors)])
-        index = names.index(direction) if isinstance(direction, str) and direction in names \
-            else direction
-        if not isinstance(index, (int, np.integer)) or not 0 <= index < n_factors:
-            raise ValueError(f"direction {direction!r} is not a factor name or index of "
-                             f"{names}")
-        unit = np.zeros(n_factors)
-        unit[index] = 1.0
-        return unit
-    vector = np.asarray(direction, float).ravel()
-    if vector.shape != (n_factors,) or not np.linalg.norm(vector) > 0:
-        raise ValueError(f"direction must be a nonzero vector of {n_factors} numbers")
-    return vector / np.linalg.norm(vector)
 
 
 def _axis_label(direction, table):
