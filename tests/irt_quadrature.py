@@ -1,4 +1,4 @@
-"""Exact marginal likelihoods of one-factor item models by Gauss-Hermite quadrature, for tests.
+"""Exact marginal likelihoods of item models by (product) Gauss-Hermite quadrature, for tests.
 
 Any item type works: the probabilities come from `ItemParameters.probabilities` (each type's
 own formula), evaluated at the quadrature nodes, so a test can maximize this exact
@@ -12,21 +12,31 @@ from scipy.special import logsumexp
 N_NODES = 61  # 61 nodes integrate these smooth integrands to ~1e-10 relative
 
 
-def log_likelihood(parameters, codes, mask=None, variance=1.0, n_nodes=N_NODES):
-    """sum_i log p(x_i) for theta ~ N(0, variance), exact to quadrature error.
+def log_likelihood(parameters, codes, mask=None, variance=1.0, n_nodes=N_NODES,
+                   factor_corr=None):
+    """sum_i log p(x_i) for theta ~ N(0, variance) (one factor) or N(0, factor_corr) (a fixed
+    product grid of n_nodes per factor), exact to quadrature error.
 
     Args:
-      parameters: `ItemParameters` with one factor.
+      parameters: `ItemParameters`.
       codes: [n, J] integer categories 0..K_j-1 (any value where missing).
       mask: [n, J] True where observed (None: all observed).
     """
     nodes, weights = hermegauss(n_nodes)
-    nodes = nodes * np.sqrt(variance)
     log_weights = np.log(weights / weights.sum())
+    n_factors = parameters.slopes.shape[1]
+    if n_factors == 1:
+        nodes = (nodes * np.sqrt(variance))[:, np.newaxis]
+    else:
+        grid = np.array(np.meshgrid(*[np.arange(n_nodes)] * n_factors, indexing="ij"))
+        grid = grid.reshape(n_factors, -1).T
+        corr = np.eye(n_factors) if factor_corr is None else np.asarray(factor_corr)
+        nodes = nodes[grid] @ np.linalg.cholesky(corr).T
+        log_weights = log_weights[grid].sum(axis=1)
     codes = np.asarray(codes, int)
     mask = np.ones_like(codes, bool) if mask is None else np.asarray(mask, bool)
-    probabilities = parameters.probabilities(nodes[:, np.newaxis])  # item -> [nodes, K]
-    log_lik = np.zeros((codes.shape[0], n_nodes))
+    probabilities = parameters.probabilities(nodes)  # item -> [nodes, K]
+    log_lik = np.zeros((codes.shape[0], len(nodes)))
     for j, item in enumerate(parameters.items):
         log_p = np.log(np.maximum(probabilities[item], 1e-300))  # [nodes, K]
         observed = mask[:, j]

@@ -123,7 +123,7 @@ class ItemFactorModel:
     def __init__(self, n_factors=1, item_type="binary", pattern=None, correlated_factors=True,
                  rotation="oblimin", iw_samples=None, seed=None, equal_slopes=False,
                  items=None, missing_codes=None, max_categories=20, priors=None,
-                 normalize_rotation=False, parameters=None):
+                 normalize_rotation=False, parameters=None, refine="auto"):
         self.n_factors = n_factors
         self.item_type = item_type
         self.pattern = pattern
@@ -138,6 +138,7 @@ class ItemFactorModel:
         self.priors = priors
         self.normalize_rotation = normalize_rotation
         self.parameters_table = parameters
+        self.refine = refine
 
     # -- fitting ----------------------------------------------------------------------------
     def fit(self, data, epochs=None, batch_size=None, verbose=1, callbacks=None, max_steps=None,
@@ -207,6 +208,7 @@ class ItemFactorModel:
                                     list(callbacks or []) + progress)
         self.history_ = result.history
         self.converged_ = None if rule is None else rule.converged
+        self.refinement_ = training.refine(self.model_, responses, self.refine)
         if rule is not None and not rule.converged:
             warnings.warn(
                 f"the fit did not converge within max_steps={settings.max_steps}: its best "
@@ -232,6 +234,8 @@ class ItemFactorModel:
         if self.iw_samples is not None:
             positive_int(self.iw_samples, "iw_samples")
         one_of(self.rotation, ROTATIONS, "rotation")
+        if self.refine not in (True, False, "auto"):
+            raise ValueError(f"refine must be True, False or 'auto'; got {self.refine!r}")
         check_missing_codes(self.missing_codes)
         check_max_categories(self.max_categories)
         if self.equal_slopes and self.pattern is None and self.n_factors > 1:

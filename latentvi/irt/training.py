@@ -58,7 +58,9 @@ import numpy as np
 from latentvi._checks import positive_float, positive_int
 from latentvi.convergence import Convergence, PlateauCosine
 from latentvi.fitting import fit
+from latentvi.irt import quadrature
 from latentvi.irt.likelihood import ItemResponse, ItemSlopes
+from latentvi.irt.scoring import unique_patterns
 from latentvi.model import LatentModel
 from latentvi.networks import mlp
 from latentvi.objectives import IWAE
@@ -66,7 +68,7 @@ from latentvi.optimizers import EncoderScaledAdam
 from latentvi.posteriors import GaussianPosterior
 from latentvi.priors import CorrelatedNormal, StandardNormal
 
-__all__ = ["Settings", "build_model", "run", "schedule"]
+__all__ = ["REFINE_CELLS", "Settings", "build_model", "refine", "run", "schedule"]
 
 LEARNING_RATE = 0.01
 ENCODER_STEP = 0.05  # encoder learning rate x factors: how far one step moves q(z | x)
@@ -86,6 +88,7 @@ HIDDEN_UNITS = 64
 STEPS_PER_EXECUTION = 32
 SAMPLED_ITEMS = 1000
 MIN_IW_SAMPLES, MAX_IW_SAMPLES = 5, 50
+REFINE_CELLS = 5_000_000  # 'auto' refines when patterns x nodes x items is at most this
 
 
 @dataclass
@@ -188,3 +191,24 @@ def _monitor_rows(n_persons, seed):
     """A fixed random subset of persons whose bound the convergence rule follows."""
     rng = np.random.default_rng(seed)
     return np.sort(rng.permutation(n_persons)[:MONITOR_ROWS])
+
+
+def refine(model, responses, mode="auto"):
+    """The exact-ML refinement (`latentvi.irt.quadrature.refine`) of a fitted model, on the
+    data's distinct answer patterns; returns its `Refinement`, or None where it was not run.
+
+    mode: True (refine; a ValueError above 3 factors, where the product grid is too large),
+    False (never), or 'auto' (refine when patterns x nodes x items <= REFINE_CELLS).
+    """
+    if mode is False:
+        return None
+    patterns, observed, inverse = unique_patterns(responses.codes, responses.mask)
+    n_factors = model.latent_dim
+    size = quadrature.cells(len(patterns), patterns.shape[1], n_factors)
+    if size is None and mode is True:
+        raise ValueError(f"refine=True needs at most 3 factors (adaptive quadrature on a "
+                         f"product grid); this model has {n_factors}")
+    if size is None or (mode == "auto" and size > REFINE_CELLS):
+        return None
+    return quadrature.refine(model, patterns, None if observed.all() else observed,
+                             np.bincount(inverse), quadrature.n_points(n_factors))
