@@ -4,6 +4,8 @@ An item type is two small classes in one file (`latentvi.irt.items.base`): an `I
 the item's math in NumPy (used by information, plots and simulation) and an `ItemGroup`, the
 Keras layer holding the weights of all items of the type in a model and their log-likelihood in
 TensorFlow (used in training). Registering the type makes its name usable in `item_type=`.
+Listing which weight holds each parameter (`parameter_weights`), and reading that weight
+through `constrained`, lets a parameter table fix the type's parameters or make them equal.
 
     python examples/custom_item_type.py        # simulates probit items, fits, prints the table
 """
@@ -42,6 +44,10 @@ class NormalOgive(items.ItemType):
     def group(self, n_categories, types, priors=None):
         return NormalOgiveItems(n_categories, types, priors=priors)
 
+    def parameter_weights(self, n_categories):
+        # d is entry [item] of the group's weight "intercept", as it is.
+        return {"d": items.WeightRef("intercept", None, lambda values: values["d"])}
+
 
 @keras.saving.register_keras_serializable("examples")
 class NormalOgiveItems(items.ItemGroup):
@@ -49,11 +55,17 @@ class NormalOgiveItems(items.ItemGroup):
 
     def __init__(self, n_categories, types, priors=None, **kwargs):
         super().__init__(n_categories, types, priors=priors, **kwargs)
-        self.d = self.add_weight(shape=(len(self.n_categories),), initializer="zeros", name="d")
+        self.intercept = self.add_weight(shape=(len(self.n_categories),), initializer="zeros",
+                                         name="intercept")
+
+    @property
+    def d(self):
+        """d [items], with any fixed or equal entries a parameter table asked for."""
+        return self.constrained("intercept")
 
     def start_from(self, intercepts):
         # The data's cumulative logits; a logit is about 1.7 probits.
-        self.d.assign(np.asarray(intercepts, np.float32)[:, 0] / 1.702)
+        self.intercept.assign(np.asarray(intercepts, np.float32)[:, 0] / 1.702)
 
     def log_prob(self, eta, x):
         z = eta + self.d

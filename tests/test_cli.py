@@ -14,7 +14,6 @@ import pytest
 
 import latentvi
 from latentvi import cli, irt
-from latentvi.estimate import decimals_for
 
 
 @pytest.fixture(scope="module")
@@ -56,14 +55,14 @@ def _error_line(capsys):
 def test_fit_writes_files_that_match_the_model(cli_fit, responses_csv):
     code, out, captured = cli_fit
     assert code == 0
-    for name in ("model.lvirt", "items.csv", "scores.csv", "fit.json", "history.csv", "item_curves.png",
-                 "information.png", "loadings.png"):
+    for name in ("model.lvirt", "items.csv", "items_se.csv", "scores.csv", "fit.json",
+                 "history.csv", "item_curves.png", "information.png", "loadings.png"):
         assert (out / name).is_file(), name
     model, criteria = captured["model"], captured["criteria"]
     summary = json.loads((out / "fit.json").read_text())
     for key in ("loglik", "loglik_se", "AIC", "BIC"):
         assert summary[key] == pytest.approx(float(criteria[key]), rel=1e-12)
-    assert summary["loglik_se"] > 0
+    assert summary["loglik_se"] == 0  # one factor: exact, by quadrature
     # mirt's count for 6 binary 2PL items: 6 slopes + 6 intercepts.
     assert summary["n_params"] == 12
     assert summary["AIC"] == pytest.approx(-2 * summary["loglik"] + 24, rel=1e-12)
@@ -76,6 +75,10 @@ def test_fit_writes_files_that_match_the_model(cli_fit, responses_csv):
     items = pd.read_csv(out / "items.csv", index_col=0)
     # float32 parameters are written with float32's ~7 significant digits.
     np.testing.assert_allclose(items.to_numpy(), model.items_.to_numpy(), rtol=1e-6)
+    errors = pd.read_csv(out / "items_se.csv", index_col=0)
+    data = pd.read_csv(responses_csv, index_col="person")
+    np.testing.assert_allclose(errors.to_numpy(),
+                               model.standard_errors(data).items.to_numpy(), rtol=1e-6)
     scores = pd.read_csv(out / "scores.csv", index_col=0)
     data = pd.read_csv(responses_csv, index_col="person")
     assert list(scores.index) == list(data.index)
@@ -160,10 +163,14 @@ def test_demo_prints_latentvi_beside_mirt(monkeypatch, capsys):
     rows = [line.split() for line in out.splitlines() if re.match(r"item\d", line)]
     assert [row[0] for row in rows] == [f"item{j}" for j in range(1, 6)]
     table = np.array([[float(v) for v in row[1:]] for row in rows])
-    # Columns a1, a1 (mirt), d, d (mirt), rounded to 3 decimals for printing.
+    # Columns a1, a1 (mirt), SE a1, SE a1 (mirt), then the same for d, rounded to 3 decimals.
     np.testing.assert_allclose(table[:, 1], cli.MIRT_LSAT7["a1"])
-    np.testing.assert_allclose(table[:, 3], cli.MIRT_LSAT7["d"])
-    np.testing.assert_allclose(table[:, [0, 2]], fitted[0].items_[["a1", "d"]], atol=5e-4)
+    np.testing.assert_allclose(table[:, 5], cli.MIRT_LSAT7["d"])
+    np.testing.assert_allclose(table[:, [3, 7]], np.round(
+        np.transpose([cli.MIRT_LSAT7_SE["a1"], cli.MIRT_LSAT7_SE["d"]]), 3))
+    np.testing.assert_allclose(table[:, [0, 4]], fitted[0].items_[["a1", "d"]], atol=5e-4)
+    # the refinement takes even this short fit to the maximum: SEs within 1% of mirt's
+    np.testing.assert_allclose(table[:, [2, 6]], table[:, [3, 7]], rtol=0.01, atol=1e-3)
     assert "-2658.805" in out
 
 
@@ -341,13 +348,10 @@ def test_r_write_csv2_export(survey_fit, tmp_path, capsys):
     assert "--id-column" in err
     scores = pd.read_csv(tmp_path / "o" / "scores.csv", index_col=0)
     assert list(scores.index[:3]) == [1001, 1002, 1003]
-    # The summary: the log-likelihood to the decimals its Monte Carlo SE supports.
+    # The summary: one factor, so the log-likelihood is exact (quadrature), to 3 decimals.
     out, summary = capsys.readouterr().out, json.loads((tmp_path / "o" / "fit.json").read_text())
-    shown = re.search(r"log-likelihood (-\d+\.?(\d*)) \(Monte Carlo SE ([\d.]+)\)", out)
-    assert shown, out
-    assert len(shown[2]) == decimals_for(summary["loglik_se"], most=3)
-    assert float(shown[1]) == pytest.approx(summary["loglik"], abs=0.5 * 10 ** -len(shown[2]))
-    assert float(shown[3]) == pytest.approx(summary["loglik_se"], rel=0.05)
+    assert summary["loglik_se"] == 0
+    assert f"log-likelihood {summary['loglik']:.3f} (exact, by quadrature)" in out
     assert "persons: 300 read, 299 fitted, 1 dropped (answered none of the items)" in out
     # The same persons, answers and seed as the comma-separated fit with --id-column id.
     np.testing.assert_allclose(pd.read_csv(tmp_path / "o" / "items.csv", index_col=0),
@@ -477,6 +481,10 @@ def test_criteria_line_rounds_to_the_monte_carlo_se():
     # SE 0.09 -> one decimal; AIC and BIC have SE 0.18 -> whole numbers.
     assert cli.criteria_line(criteria) == ("log-likelihood -2658.8 (Monte Carlo SE 0.09)  "
                                            "AIC 5338  BIC 5387")
+    exact = criteria.copy()
+    exact["loglik_se"] = 0.0  # quadrature
+    assert cli.criteria_line(exact) == ("log-likelihood -2658.812 (exact, by quadrature)  "
+                                        "AIC 5337.62  BIC 5386.70")
 
 
 def test_missing_codes_parse_numbers_as_numbers():

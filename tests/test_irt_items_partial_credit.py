@@ -285,7 +285,7 @@ def test_rasch_matches_mirt(rasch, lsat7):
 
 
 def test_rasch_scores_are_on_the_variance_scale(rasch, lsat7):
-    scores = rasch.score(lsat7, num_samples=1000)
+    scores = rasch.score(lsat7, num_samples=1000, integration="sampling")
     responses = rasch._encode(lsat7)
     standard = scoring.eap(rasch.model_, responses.codes, responses.mask, np.eye(1),
                            num_samples=1000, seed=rasch.seed)
@@ -294,6 +294,11 @@ def test_rasch_scores_are_on_the_variance_scale(rasch, lsat7):
     np.testing.assert_allclose(scores.iloc[:, 0], scale * standard[0][:, 0], rtol=1e-5,
                                atol=1e-6)
     np.testing.assert_allclose(scores.iloc[:, 1], scale * standard[1][:, 0], rtol=1e-5)
+    # and by quadrature (the default), theta's posterior is z's scaled by the same slope
+    exact = rasch.score(lsat7)
+    standard = scoring.exact_eap(rasch.model_, responses.codes, responses.mask, np.eye(1))
+    np.testing.assert_allclose(exact.iloc[:, 0], scale * standard[0][:, 0], rtol=1e-6,
+                               atol=1e-6)
 
 
 def test_rasch_information_uses_slope_one(rasch):

@@ -58,19 +58,47 @@ def test_fixed_slopes_and_a_common_slope(table):
      r"equality label 'x' joins different parameters"),
     (lambda t: t.assign(prior=[None] * 3 + [("cauchy", 0, 1)] + [None] * 5),
      r"row 3 .*prior must be"),
-    (lambda t: t.assign(estimated=t["estimated"].where(t.index != 1, False)),
-     r"row 1 .*fixing 'd' is not supported yet"),
+    (lambda t: t.assign(estimated=t["estimated"].where(t.index != 6, False)),
+     r"row 6 .*fixing 'd2' needs 'd1' of item 'q3' fixed too"),
+    (lambda t: t.assign(estimated=t["estimated"].where(~t.index.isin([5, 6]), False),
+                        value=t["value"].where(t.index != 6, 2.0)),
+     r"row 6 .*intercepts must decrease, d1 > d2"),
+    (lambda t: t.assign(estimated=t["estimated"].where(t.index != 1, False),
+                        equal=[None, "x", None, "x"] + [None] * 5),
+     r"row 1 .*fixed parameter cannot also be in the equality group 'x'"),
+    (lambda t: t.assign(equal=[None] * 6 + ["x"] + [None] * 2),
+     r"row 6 .*making 'd2' equal across items needs 'd1' equal"),
 ])
 def test_bad_edits_name_the_row(table, edit, message):
     with pytest.raises(ValueError, match=message):
         read_parameter_table(edit(table), ITEMS, TYPES, CATEGORIES, 1)
 
 
-def test_equality_among_some_items_only_is_refused(table):
+def test_equality_among_some_items_and_fixed_intercepts(table):
     edited = table.copy()
-    edited.loc[[0, 2], "equal"] = "ab"
-    with pytest.raises(ValueError, match="must cover every estimated a1"):
-        read_parameter_table(edited, ITEMS, TYPES, CATEGORIES, 1)
+    edited.loc[[0, 2], "equal"] = "ab"  # q1's and q2's slopes, not q3's
+    edited.loc[5:6, "estimated"] = False  # q3's d1 and d2: an anchor item's intercepts
+    edited.loc[1, "equal"] = "d"
+    edited.loc[3, ["equal", "prior"]] = ["d", None]
+    spec = read_parameter_table(edited, ITEMS, TYPES, CATEGORIES, 1)
+    assert not spec.equal_slopes and spec.slope_groups == {"ab": [(0, 0), (1, 0)]}
+    assert spec.fixed == [(2, "d1"), (2, "d2")] and spec.values[2] == {"d1": 1.0, "d2": -1.0}
+    assert spec.equal == {"d": [(0, "d"), (1, "d")]}
+    assert spec.savings == 2 + 1 + 1  # two fixed, one slope and one intercept fewer
+
+
+def test_a_nominal_items_identification_rows_stay_fixed():
+    parameters = irt.ItemParameters(
+        ["n1"], ["nominal"], [3], [[1.0]],
+        [{"ak0": 0.0, "ak1": 1.2, "ak2": 2.0, "d0": 0.0, "d1": 0.5, "d2": -0.3}])
+    table = parameter_table(parameters, np.ones((1, 1), bool))
+    assert list(table["estimated"][:7]) == [True, False, True, False, False, True, True]
+    spec = read_parameter_table(table, ["n1"], ["nominal"], [3], 1)
+    assert spec.fixed == [] and spec.values[0] == {"ak1": 1.2, "d1": 0.5, "d2": -0.3}
+    edited = table.copy()
+    edited.loc[1, "estimated"] = True
+    with pytest.raises(ValueError, match=r"row 1 .*ak0 = 0 identifies the nominal model"):
+        read_parameter_table(edited, ["n1"], ["nominal"], [3], 1)
 
 
 def test_a_prior_on_a_parameter_the_item_lacks_names_the_item():

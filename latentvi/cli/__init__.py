@@ -25,6 +25,7 @@ import sys
 
 from latentvi import __version__
 from latentvi.cli.demo import MIRT_LSAT7 as MIRT_LSAT7
+from latentvi.cli.demo import MIRT_LSAT7_SE as MIRT_LSAT7_SE
 from latentvi.cli.demo import run_demo
 from latentvi.cli.fit import criteria_line as criteria_line
 from latentvi.cli.fit import fit_summary as fit_summary

@@ -1,7 +1,8 @@
 """`latentvi fit`: a response table in, a folder of results out.
 
-The folder holds model.lvirt, items.csv, scores.csv, history.csv, factor_corr.csv (D > 1),
-fit.json (`fit_summary`) and the PNG plots (`save_plots`).
+The folder holds model.lvirt, items.csv, items_se.csv (the items' standard errors, where the
+model has them: up to 3 factors, confirmatory or one factor), scores.csv, history.csv,
+factor_corr.csv (D > 1), fit.json (`fit_summary`) and the PNG plots (`save_plots`).
 """
 
 import json
@@ -57,6 +58,8 @@ def _write(model, data, summary, out, args):
     out.mkdir(parents=True, exist_ok=True)
     model.save(out / MODEL_FILE, overwrite=args.force)
     model.items_.to_csv(out / "items.csv")
+    if _has_standard_errors(model):
+        model.standard_errors(data).items.to_csv(out / "items_se.csv")
     model.score(data).to_csv(out / "scores.csv")
     model.history_.to_csv(out / "history.csv", index=False)
     if model.n_factors > 1:
@@ -64,6 +67,10 @@ def _write(model, data, summary, out, args):
     (out / "fit.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
     if not args.no_plots:
         save_plots(model, out)
+
+
+def _has_standard_errors(model):
+    return model.n_factors <= 3 and (model.n_factors == 1 or model.pattern is not None)
 
 
 def _factors_and_pattern(factors, path):
@@ -142,7 +149,9 @@ def criteria_line(criteria):
     se = float(criteria.get("loglik_se", math.nan))
     loglik, aic, bic = (float(criteria[key]) for key in ("loglik", "AIC", "BIC"))
     d, d2 = decimals_for(se, most=3), decimals_for(2 * se, most=2)
-    shown = f" (Monte Carlo SE {se:.2g})" if math.isfinite(se) else ""
+    shown = f" (Monte Carlo SE {se:.2g})" if math.isfinite(se) and se > 0 else ""
+    if se == 0:
+        shown = " (exact, by quadrature)"
     return f"log-likelihood {loglik:.{d}f}{shown}  AIC {aic:.{d2}f}  BIC {bic:.{d2}f}"
 
 

@@ -2,7 +2,7 @@
 
     >>> from latentvi import irt
     >>> m = irt.ItemFactorModel(n_factors=1, item_type='binary').fit(df)
-    >>> m.items_, m.score(df), m.log_likelihood(df)
+    >>> m.items_, m.score(df), m.log_likelihood(df), m.standard_errors(df).items
     >>> m.save('survey.lvirt'); m = irt.load('survey.lvirt')
 """
 
@@ -18,6 +18,7 @@ from latentvi.irt.rotation import Rotation, rotate
 from latentvi.irt.saving import load
 from latentvi.irt.screening import SuspiciousColumns
 from latentvi.irt.simulate import simulate
+from latentvi.irt.standard_errors import StandardErrors
 
 __all__ = [
     "ConvergenceWarning",
@@ -29,6 +30,7 @@ __all__ = [
     "ItemType",
     "Responses",
     "Rotation",
+    "StandardErrors",
     "SuspiciousColumns",
     "apply_category_map",
     "encode_responses",

@@ -19,6 +19,7 @@ import tensorflow_probability as tfp
 
 from latentvi._checks import positive_int
 from latentvi.irt import items as item_types
+from latentvi.irt.constraints import Ties
 from latentvi.likelihoods import _Likelihood
 
 tfd = tfp.distributions
@@ -38,10 +39,11 @@ class ItemSlopes(keras.layers.Layer):
       equal_slopes: one slope per factor shared by every item that loads on it (Rasch-like
         model with the latent variance fixed at 1).
       fixed: None, or [J, D] values of slopes fixed at a value (NaN where estimated).
+      ties: None, or the `Ties` config of the kernel (groups of equal slopes; `join`).
     """
 
     def __init__(self, n_items, n_factors, pattern=None, equal_slopes=False, fixed=None,
-                 **kwargs):
+                 ties=None, **kwargs):
         super().__init__(**kwargs)
         self.n_items = positive_int(n_items, "n_items")
         self.n_factors = positive_int(n_factors, "n_factors")
@@ -52,7 +54,18 @@ class ItemSlopes(keras.layers.Layer):
         # Positive, unequal starting slopes so that no two factors start in symmetry.
         self.kernel = self.add_weight(shape=shape, name="kernel",
                                       initializer=keras.initializers.RandomUniform(0.5, 1.5))
+        self.ties = None if ties is None else Ties(**ties)
         self.built = True
+
+    def join(self, groups):
+        """Holds each group [(j, d), ...] of slopes equal (one estimated slope per group)."""
+        if self.equal_slopes:
+            raise ValueError("slopes already shared per factor (equal_slopes) cannot be "
+                             "grouped further")
+        self.ties = self.ties or Ties(tuple(self.kernel.shape))
+        for members in groups:
+            self.ties.join(members)
+        self.ties.start(self.kernel)
 
     def start_from(self, slopes):
         """Sets the slopes A [J, D] (with equal slopes: each factor's mean over its items)."""
@@ -61,11 +74,13 @@ class ItemSlopes(keras.layers.Layer):
             loads = slopes != 0
             slopes = slopes.sum(axis=0) / np.maximum(loads.sum(axis=0), 1)
         self.kernel.assign(slopes)
+        if self.ties is not None:
+            self.ties.start(self.kernel)
 
     @property
     def slopes(self):
         """A [J, D] as a tensor, zeros where the pattern fixes them."""
-        kernel = self.kernel
+        kernel = self.kernel if self.ties is None else self.ties.read(self.kernel)
         if self.equal_slopes:
             kernel = tf.broadcast_to(kernel[tf.newaxis, :], (self.n_items, self.n_factors))
         if self.pattern is not None:
@@ -82,7 +97,7 @@ class ItemSlopes(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "n_items": self.n_items, "n_factors": self.n_factors,
                 "pattern": self.pattern, "equal_slopes": self.equal_slopes,
-                "fixed": self.fixed}
+                "fixed": self.fixed, "ties": None if self.ties is None else self.ties.to_config()}
 
 
 @keras.saving.register_keras_serializable("latentvi.irt")
@@ -95,9 +110,11 @@ class ItemResponse(_Likelihood):
       item_types: each item's type name (default: '2PL' for two categories, else 'graded').
         Items of one group (`ItemType.group_name`) must be contiguous.
       priors: {parameter name: [spec or None per item]} (`ItemGroup.log_prior`).
+      group_ties: each group's {weight name: `Ties` config} (set by `constrain`; saved).
     """
 
-    def __init__(self, decoder, n_categories, item_types=None, priors=None, **kwargs):
+    def __init__(self, decoder, n_categories, item_types=None, priors=None, group_ties=None,
+                 **kwargs):
         super().__init__(decoder, **kwargs)
         self.n_categories = [positive_int(int(k), "n_categories") for k in n_categories]
         if min(self.n_categories) < 2:
@@ -112,6 +129,8 @@ class ItemResponse(_Likelihood):
             self.n_categories[start:stop], self.item_types[start:stop],
             priors={name: specs[start:stop] for name, specs in priors.items()})
             for start, stop in self.slices]
+        for group, ties in zip(self.groups, group_ties or [{}] * len(self.groups)):
+            group.ties = {name: Ties(**config) for name, config in ties.items()}
         self.prior_weight = self.add_weight(shape=(), initializer="zeros", trainable=False,
                                             name="prior_weight")
 
@@ -154,6 +173,21 @@ class ItemResponse(_Likelihood):
         for group, (start, stop) in zip(self.groups, self.slices):
             group.start_from(intercepts[start:stop])
 
+    def constrain(self, fixed, equal, values):
+        """Fixes and joins item parameters (a parameter table's, checked by its reader).
+
+        Args:
+          fixed: [(j, name)] parameters of items j fixed at their value in `values`.
+          equal: [[(j, name), ...]] groups held equal (items of one type group).
+          values: {j: {name: value}} starting (and fixed) values.
+        """
+        for group, (start, stop) in zip(self.groups, self.slices):
+            local = range(start, stop)
+            group.constrain([(j - start, name) for j, name in fixed if j in local],
+                            [[(j - start, name) for j, name in members]
+                             for members in equal if members[0][0] in local],
+                            {j - start: row for j, row in values.items() if j in local})
+
     def log_prior(self):
         """The log-density of all the items' priors at their parameters."""
         return tf.add_n([tf.convert_to_tensor(group.log_prior(), tf.float32)
@@ -192,7 +226,9 @@ class ItemResponse(_Likelihood):
             for name, specs in group.priors.items():
                 priors[name][start:start + len(specs)] = specs
         return {**super().get_config(), "n_categories": list(self.n_categories),
-                "item_types": list(self.item_types), "priors": priors}
+                "item_types": list(self.item_types), "priors": priors,
+                "group_ties": [{name: ties.to_config() for name, ties in group.ties.items()}
+                               for group in self.groups]}
 
 
 def _type(name):

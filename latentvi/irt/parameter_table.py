@@ -11,14 +11,22 @@ starting values); `ItemFactorModel(parameters=table)` takes an edited copy. Colu
     prior       None, or ('norm', mean, sd) / ('lnorm', meanlog, sdlog) / ('beta', a, b)
     equal       None, or a label shared by parameters constrained equal (mirt's CONSTRAIN)
 
-What an edited table can change today: priors on any item parameter (mirt's PRIOR; the
-estimate is then the marginal MAP), slopes fixed at a value (`estimated=False`), starting values
-of slopes, and one common slope for every item of a factor (`equal` the same label on all of a
-factor's slopes). Anything else (fixing an intercept or an asymptote, equality among some items
-only, the latent distribution's rows) is refused with the row named, rather than ignored.
+What an edited table can change:
+- `value`: starting values of estimated parameters (a table from an earlier fit warm-starts
+  the next one), and the values of fixed ones;
+- `estimated=False`: the parameter is fixed at `value` (mirt's est = FALSE): any slope, and any
+  parameter of an item type that one weight holds (`ItemType.parameter_weights`: d, g, u,
+  d1.., ak1..; a graded or partial-credit d_k only together with d_(k-1), since the fit holds
+  it as the step between them);
+- `prior` (mirt's PRIOR; the estimate is then the marginal MAP);
+- `equal`: parameters sharing a label are estimated as one (mirt's CONSTRAIN): slopes of any
+  items and factors, or one kind of item parameter of items of one type group (2PL and graded
+  items share one; d_k needs d_(k-1) equal across the same items).
+The rows of the latent distribution ('GROUP') are reported, not read; an edit that cannot be
+honoured is refused with the row named, rather than ignored.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -42,15 +50,30 @@ class ParameterSpec:
       start_slopes: starting values of estimated slopes, NaN for the default start.
       equal_slopes: every item of each factor shares one slope.
       priors: {item: {parameter: (kind, p1, p2)}}.
+      slope_groups: {label: [(j, d), ...]} slopes held equal (when not `equal_slopes`).
+      fixed: [(j, name)] item parameters fixed at their value in `values`.
+      equal: {label: [(j, name), ...]} item parameters held equal.
+      values: {j: {name: value}}: the table's values of the items' parameters (starts).
     """
     fixed_slopes: np.ndarray
     start_slopes: np.ndarray
     equal_slopes: bool
     priors: dict
+    slope_groups: dict = field(default_factory=dict)
+    fixed: list = field(default_factory=list)
+    equal: dict = field(default_factory=dict)
+    values: dict = field(default_factory=dict)
+
+    @property
+    def savings(self):
+        """Parameters the constraints remove from the count (fixed ones, and all but one of
+        each equality group)."""
+        return (len(self.fixed) + sum(len(members) - 1 for members in self.slope_groups.values())
+                + sum(len(members) - 1 for members in self.equal.values()))
 
 
 def parameter_table(parameters, estimated_slopes, priors=None, equal_slopes=False,
-                    factor_var=None, factor_corr=None, correlated=False):
+                    factor_var=None, factor_corr=None, correlated=False, fixed=(), labels=None):
     """The long table of a model's items (`ItemParameters`) and latent distribution.
 
     Args:
@@ -61,19 +84,23 @@ def parameter_table(parameters, estimated_slopes, priors=None, equal_slopes=Fals
       factor_var: [D] latent variances (None: 1, fixed).
       factor_corr: [D, D] latent correlations (None: identity).
       correlated: the fit estimates the correlations.
+      fixed: (item, name) pairs of item parameters fixed by a parameter table.
+      labels: {(item, name): equality label} from a parameter table.
     """
-    priors = priors or {}
+    priors, labels, fixed = priors or {}, labels or {}, set(fixed)
     rows = []
     for j, item in enumerate(parameters.items):
         kind = parameters.item_type(j)
         for d, name in enumerate(f"a{d + 1}" for d in range(parameters.n_factors)):
+            label = name if equal_slopes and estimated_slopes[j, d] else None
             rows.append(_row(item, name, parameters.slopes[j, d],
                              bool(estimated_slopes[j, d]), priors.get(item, {}).get(name),
-                             name if equal_slopes and estimated_slopes[j, d] else None))
-        fixed = set(getattr(kind, "fixed_parameters", lambda k: ())(parameters.n_categories[j]))
+                             labels.get((item, name), label)))
+        constant = kind.fixed_parameters(parameters.n_categories[j])
         for name, value in parameters.values[j].items():
-            rows.append(_row(item, name, value, name not in fixed,
-                             priors.get(item, {}).get(name), None))
+            rows.append(_row(item, name, value,
+                             name not in constant and (item, name) not in fixed,
+                             priors.get(item, {}).get(name), labels.get((item, name))))
     rows += _group_rows(parameters.n_factors, factor_var, factor_corr, correlated)
     return pd.DataFrame(rows, columns=COLUMNS)
 
@@ -117,9 +144,9 @@ def read_parameter_table(table, items, types, n_categories, n_factors):
         raise ValueError(f"the parameter table lacks the columns {missing}; start from "
                          f"m.parameters() or irt.parameter_table(...)")
     position = {item: j for j, item in enumerate(items)}
-    fixed = np.full((len(items), n_factors), np.nan)
+    fixed_slopes = np.full((len(items), n_factors), np.nan)
     start = np.full((len(items), n_factors), np.nan)
-    priors, equal = {}, {}
+    priors, equal, fixed, values = {}, {}, [], {}
     for row_number, row in table.iterrows():
         where = f"parameter table row {row_number} ({row['item']!r}, {row['name']!r})"
         if row["item"] == "GROUP":
@@ -141,14 +168,85 @@ def read_parameter_table(table, items, types, n_categories, n_factors):
         if prior is not None:
             priors.setdefault(row["item"], {})[name] = prior
         if _given(row["equal"]):
+            if not estimated:
+                raise ValueError(f"{where}: a fixed parameter cannot also be in the equality "
+                                 f"group {row['equal']!r}; set estimated=True or drop the label")
             equal.setdefault(row["equal"], []).append((name, j, where))
-        if name.startswith("a") and name[1:].isdigit():
+        if _is_slope(name):
             d = int(name[1:]) - 1
-            (start if estimated else fixed)[j, d] = float(row["value"])
-        elif not estimated:
-            raise ValueError(f"{where}: fixing {name!r} is not supported yet (only slopes can "
-                             f"be fixed); use a narrow prior instead")
-    return ParameterSpec(fixed, start, _equal_slopes(equal, fixed, n_factors), priors)
+            (start if estimated else fixed_slopes)[j, d] = float(row["value"])
+            continue
+        kind = item_types.get(types[j])
+        constant = kind.fixed_parameters(n_categories[j])
+        if name in constant:
+            if estimated or float(row["value"]) != constant[name]:
+                raise ValueError(f"{where}: {name} = {constant[name]:g} identifies the "
+                                 f"{types[j]} model and stays fixed at it; set estimated=False "
+                                 f"and value={constant[name]:g}")
+            continue
+        values.setdefault(j, {})[name] = float(row["value"])
+        if not estimated:
+            fixed.append((j, name, where))
+    _check_weights(fixed, equal, values, items, types, n_categories)
+    item_equal = {label: [(j, name) for name, j, _ in members]
+                  for label, members in equal.items() if not _is_slope(members[0][0])}
+    slope_equal = {label: members for label, members in equal.items()
+                   if _is_slope(members[0][0])}
+    common = _equal_slopes(slope_equal, fixed_slopes, n_factors)
+    slope_groups = {} if common else {
+        label: [(j, int(name[1:]) - 1) for name, j, _ in members]
+        for label, members in slope_equal.items()}
+    return ParameterSpec(fixed_slopes, start, common, priors, slope_groups,
+                         [(j, name) for j, name, _ in fixed], item_equal, values)
+
+
+def _is_slope(name):
+    return name.startswith("a") and name[1:].isdigit()
+
+
+def _check_weights(fixed, equal, values, items, types, n_categories):
+    """Refuses fixed or equal item parameters that no single weight holds (with the row)."""
+    def ref(j, name, where, what):
+        found = item_types.get(types[j]).parameter_weights(n_categories[j]).get(name)
+        if found is None:
+            raise ValueError(f"{where}: {what} {name!r} of a {types[j]} item is not possible: "
+                             f"that type holds no weight for it alone (see "
+                             f"ItemType.parameter_weights); use a prior instead")
+        return found
+
+    fixed_names = {(j, name) for j, name, _ in fixed}
+    for j, name, where in fixed:
+        for other in ref(j, name, where, "fixing").after:
+            if (j, other) not in fixed_names:
+                raise ValueError(f"{where}: fixing {name!r} needs {other!r} of item "
+                                 f"{items[j]!r} fixed too (the fit holds {name} as its step "
+                                 f"from {other})")
+        try:
+            ref(j, name, where, "fixing").to_weight(values[j])
+        except ValueError as error:
+            raise ValueError(f"{where}: {error}") from None
+    label_of = {(j, name): label for label, members in equal.items()
+                for name, j, _ in members}
+    for label, members in equal.items():
+        names = {name for name, _, _ in members}
+        if len(names) > 1:
+            raise ValueError(f"{members[0][2]}: equality label {label!r} joins different "
+                             f"parameters {sorted(names)}; equal parameters must be of one kind")
+        name = names.pop()
+        if _is_slope(name):
+            continue
+        groups = {item_types.get(types[j]).group_name for _, j, _ in members}
+        if len(groups) > 1:
+            raise ValueError(f"{members[0][2]}: equality label {label!r} joins items of "
+                             f"different type groups {sorted(groups)}; equal item parameters "
+                             f"must belong to items of one type group")
+        for _, j, where in members:
+            for other in ref(j, name, where, "making equal").after:
+                partners = {label_of.get((k, other)) for _, k, _ in members}
+                if None in partners or len(partners) > 1:
+                    raise ValueError(f"{where}: making {name!r} equal across items needs "
+                                     f"{other!r} equal across the same items too (the fit "
+                                     f"holds {name} as its step from {other})")
 
 
 def _names(type_name, n_categories, n_factors):
@@ -179,25 +277,19 @@ def _prior(value, where):
 
 
 def _equal_slopes(groups, fixed, n_factors):
-    """True when the equality labels make each factor's estimated slopes one common slope."""
+    """True when the equality labels make each factor's estimated slopes one common slope (the
+    fit then holds one slope per factor); False for other equalities among slopes."""
     if not groups:
         return False
-    for label, members in groups.items():
-        names = {name for name, _, _ in members}
-        if len(names) > 1:
-            raise ValueError(f"{members[0][2]}: equality label {label!r} joins different "
-                             f"parameters {sorted(names)}; equal parameters must be of one kind")
-        name = names.pop()
-        if not (name.startswith("a") and name[1:].isdigit()):
-            raise ValueError(f"{members[0][2]}: equality constraints on {name!r} are not "
-                             f"supported yet (only a common slope for all items of a factor)")
-        d = int(name[1:]) - 1
+    covered = set()
+    for members in groups.values():
+        factors = {name for name, _, _ in members}
+        d = int(factors.pop()[1:]) - 1
         free = set(np.flatnonzero(np.isnan(fixed[:, d])))
         if {j for _, j, _ in members} != free:
-            raise ValueError(f"{members[0][2]}: equality label {label!r} must cover every "
-                             f"estimated {name} (a common slope for the factor); equality "
-                             f"among some items only is not supported yet")
-    return True
+            return False
+        covered.add(d)
+    return covered == set(range(n_factors))
 
 
 def prior_lists(priors, items, types, n_categories):

@@ -33,8 +33,8 @@ import scipy.optimize
 import tensorflow as tf
 from numpy.polynomial.hermite_e import hermegauss
 
-__all__ = ["Nodes", "Refinement", "cells", "log_marginal", "n_points", "nodes_from_q",
-           "recentre", "refine"]
+__all__ = ["Nodes", "Refinement", "cells", "log_likelihood", "log_marginal", "n_points",
+           "nodes_from_q", "posterior_moments", "recentre", "refine"]
 
 POINTS = {1: 21, 2: 11, 3: 7}  # nodes per factor; see n_points
 MAX_ROUNDS = 6
@@ -124,6 +124,40 @@ def recentre(model, x, mask, nodes, points):
     covariance = tf.einsum("gpd,gpe->pde", weights * centred, centred)
     jitter = 1e-6 * tf.eye(int(loc.shape[-1]))
     return _place(loc, tf.linalg.cholesky(covariance + jitter), points)
+
+
+def _chunks(model, x, mask, points, max_cells):
+    """(rows, their mask, nodes re-centred twice) for chunks of at most `max_cells` item
+    evaluations."""
+    rows = max(1, max_cells // (points ** model.latent_dim * x.shape[1]))
+    for start in range(0, len(x), rows):
+        chunk = tf.constant(x[start:start + rows], tf.float32)
+        observed = None if mask is None else tf.constant(mask[start:start + rows], tf.float32)
+        nodes = nodes_from_q(model, chunk, observed, points)
+        for _ in range(2):
+            nodes = recentre(model, chunk, observed, nodes, points)
+        yield chunk, observed, nodes
+
+
+def log_likelihood(model, x, mask, points, max_cells=2_000_000):
+    """log p(x) [P] of each row of x by adaptive quadrature (nodes around q(z | x), re-centred
+    twice), in chunks of at most `max_cells` item evaluations; float64 NumPy."""
+    return np.concatenate([log_marginal(model, chunk, observed, nodes).numpy().astype(np.float64)
+                           for chunk, observed, nodes in _chunks(model, x, mask, points,
+                                                                 max_cells)])
+
+
+def posterior_moments(model, x, mask, points, max_cells=2_000_000):
+    """Posterior means [P, D] and covariances [P, D, D] of z for each row of x by adaptive
+    quadrature (float64 NumPy): the EAP scores and their SEs, exact to quadrature error."""
+    means, covariances = [], []
+    for chunk, observed, nodes in _chunks(model, x, mask, points, max_cells):
+        weights = tf.nn.softmax(_log_terms(model, chunk, observed, nodes), axis=0)[..., tf.newaxis]
+        loc = tf.reduce_sum(weights * nodes.z, axis=0)
+        centred = nodes.z - loc
+        means.append(loc.numpy().astype(np.float64))
+        covariances.append(tf.einsum("gpd,gpe->pde", weights * centred, centred).numpy())
+    return np.concatenate(means), np.concatenate(covariances).astype(np.float64)
 
 
 def refine(model, x, mask, counts, points, max_iterations=500):

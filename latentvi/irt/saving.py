@@ -28,11 +28,11 @@ FORMAT = "latentvi.irt.ItemFactorModel"
 VERSION = 3
 _SETTINGS = ("n_factors", "item_type", "correlated_factors", "rotation", "iw_samples", "seed",
              "equal_slopes", "items", "missing_codes", "max_categories", "priors",
-             "normalize_rotation")
+             "normalize_rotation", "refine")
 _FRAMES = ("items_", "factor_corr_", "history_")
 _VALUES = ("factor_names_", "item_types_", "n_persons_", "n_parameters_",
            "rotation_converged_", "settings_", "converged_", "estimated_slopes_",
-           "equal_slopes_", "priors_")
+           "equal_slopes_", "priors_", "constraints_")
 
 
 def save(estimator, path, overwrite=False):
@@ -104,6 +104,8 @@ def load(path):
     else:
         estimator.item_parameters_ = _legacy_parameters(estimator)
         estimator.item_order_ = list(estimator.items_.index)
+    if "constraints_" not in state["values"]:  # before fixed and equal item parameters
+        estimator.constraints_ = {"fixed": [], "labels": []}
     if "estimated_slopes_" not in state["values"]:  # before parameter tables
         estimator.estimated_slopes_ = (estimator.item_parameters_.slopes != 0).tolist()
         estimator.equal_slopes_ = estimator._equal_slopes()

@@ -202,13 +202,15 @@ def refine(model, responses, mode="auto"):
     """
     if mode is False:
         return None
-    patterns, observed, inverse = unique_patterns(responses.codes, responses.mask)
     n_factors = model.latent_dim
+    if quadrature.n_points(n_factors) is None:
+        if mode is True:
+            raise ValueError(f"refine=True needs at most 3 factors (adaptive quadrature on a "
+                             f"product grid); this model has {n_factors}")
+        return None
+    patterns, observed, inverse = unique_patterns(responses.codes, responses.mask)
     size = quadrature.cells(len(patterns), patterns.shape[1], n_factors)
-    if size is None and mode is True:
-        raise ValueError(f"refine=True needs at most 3 factors (adaptive quadrature on a "
-                         f"product grid); this model has {n_factors}")
-    if size is None or (mode == "auto" and size > REFINE_CELLS):
+    if mode == "auto" and size > REFINE_CELLS:
         return None
     return quadrature.refine(model, patterns, None if observed.all() else observed,
                              np.bincount(inverse), quadrature.n_points(n_factors))

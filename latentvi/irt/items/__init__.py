@@ -10,11 +10,12 @@ aliases); `ItemFactorModel(item_type=...)` then accepts that name.
 
 import importlib
 
+from latentvi.irt.constraints import WeightRef
 from latentvi.irt.items.base import ItemGroup, ItemType
 from latentvi.irt.items.graded import Graded, GradedItems, TwoPL
 
-__all__ = ["Graded", "GradedItems", "ItemGroup", "ItemType", "TwoPL", "get", "names",
-           "register"]
+__all__ = ["Graded", "GradedItems", "ItemGroup", "ItemType", "TwoPL", "WeightRef", "get",
+           "names", "register"]
 
 _REGISTRY = {}
 

@@ -23,6 +23,8 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from latentvi.irt.constraints import Ties
+
 __all__ = ["PRIOR_KINDS", "ItemGroup", "ItemType", "log_density"]
 
 tfd = tfp.distributions
@@ -63,7 +65,20 @@ class ItemType:
 
     def n_parameters(self, n_categories):
         """Free type-specific parameters of one item (the slopes are counted apart)."""
-        return len(self.parameter_names(n_categories))
+        return len(self.parameter_names(n_categories)) - len(self.fixed_parameters(n_categories))
+
+    def fixed_parameters(self, n_categories):
+        """{name: value} of the parameters that `parameter_names` lists but the type fixes
+        for identification (a nominal item's ak0 = 0, ak(K-1) = K-1, d0 = 0); none by
+        default."""
+        return {}
+
+    def parameter_weights(self, n_categories):
+        """{name: `latentvi.irt.constraints.WeightRef`} of the parameters that one entry of one
+        weight of the type's `ItemGroup` holds: these a parameter table can fix, start and make
+        equal (mirt's est = FALSE, value and CONSTRAIN). None by default: then only the slopes
+        and priors of the type's items can be constrained."""
+        return {}
 
     def probabilities(self, eta, values, n_categories):
         """P(x = k | eta) [m, K] for linear predictors eta [m] (NumPy, float64).
@@ -118,13 +133,73 @@ class ItemGroup(keras.layers.Layer):
         'graded'; the names decide how `values` labels the parameters).
     """
 
-    def __init__(self, n_categories, types, priors=None, **kwargs):
+    def __init__(self, n_categories, types, priors=None, ties=None, **kwargs):
         super().__init__(**kwargs)
         self.n_categories = [int(k) for k in n_categories]
         self.types = [str(name) for name in types]
         self.max_categories = max(self.n_categories)
         self.priors = {str(name): [None if spec is None else list(spec) for spec in specs]
                        for name, specs in (priors or {}).items()}
+        self.ties = {str(name): Ties(**config) for name, config in (ties or {}).items()}
+
+    def constrained(self, name):
+        """The weight `name` as the group's math must read it: through its `Ties` (fixed and
+        equal entries, from a parameter table) when it has any, else the variable itself.
+        A subclass whose type lists `parameter_weights` reads those weights through this."""
+        variable = getattr(self, name)
+        ties = self.ties.get(name)
+        return variable if ties is None or not ties.active else ties.read(variable)
+
+    def item_type(self, j):
+        """The `ItemType` of the group's item j."""
+        from latentvi.irt.items import get
+        return get(self.types[j])
+
+    def weight_entry(self, j, name):
+        """(weight name, index) of item j's parameter `name`, or None where no single entry
+        holds it."""
+        ref = self.item_type(j).parameter_weights(self.n_categories[j]).get(name)
+        if ref is None:
+            return None
+        return ref.weight, (j,) if ref.column is None else (j, ref.column)
+
+    def set_values(self, j, values):
+        """Sets the weights of item j so that its parameters take `values` ({name: value};
+        those its type's `parameter_weights` lists)."""
+        refs = self.item_type(j).parameter_weights(self.n_categories[j])
+        for name, ref in refs.items():
+            if name in values and all(other in values for other in ref.after):
+                variable = getattr(self, ref.weight)
+                index = (j,) if ref.column is None else (j, ref.column)
+                updated = variable.numpy()
+                updated[index] = ref.to_weight(values)
+                variable.assign(updated)
+
+    def constrain(self, fixed, equal, values):
+        """Fixes and joins parameters of this group's items.
+
+        Args:
+          fixed: [(j, name)] parameters held at their value in `values`.
+          equal: [[(j, name), ...]] groups of parameters held equal (of one weight).
+          values: {j: {name: value}}: the items' values (fixed values and starts).
+        """
+        for j, row in values.items():
+            self.set_values(j, row)
+        for j, name in fixed:
+            weight, index = self.weight_entry(j, name)
+            ref = self.item_type(j).parameter_weights(self.n_categories[j])[name]
+            self._ties(weight).fix(index, ref.to_weight(values[j]))
+        for members in equal:
+            entries = [self.weight_entry(j, name) for j, name in members]
+            self._ties(entries[0][0]).join([index for _, index in entries])
+        for name, ties in self.ties.items():
+            if ties.active:
+                ties.start(getattr(self, name))
+
+    def _ties(self, weight):
+        if weight not in self.ties:
+            self.ties[weight] = Ties(tuple(getattr(self, weight).shape))
+        return self.ties[weight]
 
     def log_prob(self, eta, x):
         """log P(x_j | eta_j) [..., J_g] of observed categories x (float codes) [..., J_g]."""
@@ -166,7 +241,8 @@ class ItemGroup(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "n_categories": list(self.n_categories),
-                "types": list(self.types), "priors": self.priors}
+                "types": list(self.types), "priors": self.priors,
+                "ties": {name: ties.to_config() for name, ties in self.ties.items()}}
 
 
 PRIOR_KINDS = ("norm", "lnorm", "beta")

@@ -25,6 +25,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 from scipy.special import expit
 
+from latentvi.irt.constraints import WeightRef
 from latentvi.irt.items.base import ItemGroup, ItemType
 
 __all__ = ["Graded", "GradedItems", "TwoPL", "interval_log_prob"]
@@ -75,6 +76,23 @@ class Graded(ItemType):
     def group(self, n_categories, types, priors=None):
         return GradedItems(n_categories, types, priors=priors)
 
+    def parameter_weights(self, n_categories):
+        """d1 is a weight; each later d_k is held as the step d_(k-1) - d_k > 0."""
+        refs = {"d1": WeightRef("first_intercept", None, lambda values: values["d1"])}
+        for k in range(2, n_categories):
+            refs[f"d{k}"] = WeightRef("raw_steps", k - 2, _step_weight(k), (f"d{k - 1}",))
+        return refs
+
+
+def _step_weight(k):
+    def to_weight(values):
+        gap = values[f"d{k - 1}"] - values[f"d{k}"]
+        if not gap > 0:
+            raise ValueError(f"a graded item's intercepts must decrease, d{k - 1} > d{k}; got "
+                             f"d{k - 1} = {values[f'd{k - 1}']}, d{k} = {values[f'd{k}']}")
+        return float(np.log(np.expm1(gap)))
+    return to_weight
+
 
 class TwoPL(Graded):
     """The two-parameter logistic item (mirt's '2PL'): P(x = 1 | eta) = sigmoid(eta + d)."""
@@ -90,6 +108,9 @@ class TwoPL(Graded):
 
     def parameter_names(self, n_categories):
         return ["d"]
+
+    def parameter_weights(self, n_categories):
+        return {"d": WeightRef("first_intercept", None, lambda values: values["d"])}
 
 
 @keras.saving.register_keras_serializable("latentvi.irt")
@@ -130,10 +151,11 @@ class GradedItems(ItemGroup):
     @property
     def intercepts(self):
         """d [J_g, Kmax-1], decreasing along each row; entries past K_j-1 are meaningless."""
-        steps = tf.math.softplus(self.raw_steps)
-        offsets = tf.concat([tf.zeros_like(self.first_intercept)[:, tf.newaxis],
-                             -tf.cumsum(steps, axis=-1)], axis=-1)
-        return self.first_intercept[:, tf.newaxis] + offsets
+        first = self.constrained("first_intercept")
+        steps = tf.math.softplus(self.constrained("raw_steps"))
+        offsets = tf.concat([tf.zeros_like(first)[:, tf.newaxis], -tf.cumsum(steps, axis=-1)],
+                            axis=-1)
+        return first[:, tf.newaxis] + offsets
 
     def parameter_tensors(self):
         """d (2PL) and d1..d(Kmax-1) (graded), [J_g] each."""

@@ -39,6 +39,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 from scipy.special import expit, logit
 
+from latentvi.irt.constraints import WeightRef
 from latentvi.irt.items import register
 from latentvi.irt.items.base import ItemGroup, ItemType
 
@@ -74,6 +75,11 @@ class ThreePL(ItemType):
 
     def parameter_names(self, n_categories):
         return ["d", "g"]
+
+    def parameter_weights(self, n_categories):
+        """d, and g held on the logit scale."""
+        return {"d": WeightRef("intercept", None, lambda values: values["d"]),
+                "g": WeightRef("logit_guessing", None, lambda values: _logit(values["g"]))}
 
     def asymptotes(self, values):
         """(g, u) of an item."""
@@ -113,6 +119,10 @@ class FourPL(ThreePL):
     def parameter_names(self, n_categories):
         return ["d", "g", "u"]
 
+    def parameter_weights(self, n_categories):
+        return {**super().parameter_weights(n_categories),
+                "u": WeightRef("raw_logit_upper", None, lambda values: _logit(values["u"]))}
+
     def asymptotes(self, values):
         return values["g"], values["u"]
 
@@ -137,10 +147,20 @@ class GuessingItems(ItemGroup):
         self.built = True
 
     @property
+    def d(self):
+        """d [J_g]."""
+        return self.constrained("intercept")
+
+    @property
+    def logit_g(self):
+        """logit g [J_g]."""
+        return self.constrained("logit_guessing")
+
+    @property
     def logit_upper(self):
         """logit u [J_g]: the weight for 4PL items, +1e4 (u = 1) for 3PL items."""
-        fixed = tf.fill(tf.shape(self.raw_logit_upper), _FIXED_UPPER)
-        return tf.where(tf.constant(self.free_upper), self.raw_logit_upper, fixed)
+        raw = self.constrained("raw_logit_upper")
+        return tf.where(tf.constant(self.free_upper), raw, tf.fill(tf.shape(raw), _FIXED_UPPER))
 
     def start_from(self, intercepts):
         """d such that the item's curve passes where the 2PL start's does at eta = 0:
@@ -153,12 +173,12 @@ class GuessingItems(ItemGroup):
 
     def parameter_tensors(self):
         """d, and g and u on the logit scale (mirt's scale for priors), [J_g] each."""
-        return {"d": self.intercept, "g": self.logit_guessing, "u": self.logit_upper}
+        return {"d": self.d, "g": self.logit_g, "u": self.logit_upper}
 
     def values(self):
-        intercepts = self.intercept.numpy().astype(float)
-        guessing = expit(self.logit_guessing.numpy().astype(float))
-        upper = expit(self.raw_logit_upper.numpy().astype(float))
+        intercepts = self.d.numpy().astype(float)
+        guessing = expit(self.logit_g.numpy().astype(float))
+        upper = expit(self.logit_upper.numpy().astype(float))
         found = []
         for j, name in enumerate(self.types):
             row = {"d": intercepts[j], "g": guessing[j]}
@@ -169,16 +189,16 @@ class GuessingItems(ItemGroup):
 
     def log_prob(self, eta, x):
         x = tf.cast(x, eta.dtype)
-        log_inner, log_outer = _log_sigmoids(eta + self.intercept)
-        logit_g, logit_u = self.logit_guessing, self.logit_upper
+        log_inner, log_outer = _log_sigmoids(eta + self.d)
+        logit_g, logit_u = self.logit_g, self.logit_upper
         # log g or log(1 - g), and log u or log(1 - u), chosen by the answer (x is 0 or 1).
         log_lower = tf.math.log_sigmoid(logit_g * (2.0 * x - 1.0))
         log_upper = tf.math.log_sigmoid(logit_u * (2.0 * x - 1.0))
         return tfp.math.log_add_exp(log_outer + log_lower, log_inner + log_upper)
 
     def category_log_probs(self, eta):
-        log_inner, log_outer = _log_sigmoids(eta + self.intercept)
-        logit_g, logit_u = self.logit_guessing, self.logit_upper
+        log_inner, log_outer = _log_sigmoids(eta + self.d)
+        logit_g, logit_u = self.logit_g, self.logit_upper
         wrong = tfp.math.log_add_exp(log_outer + tf.math.log_sigmoid(-logit_g),
                                      log_inner + tf.math.log_sigmoid(-logit_u))
         right = tfp.math.log_add_exp(log_outer + tf.math.log_sigmoid(logit_g),
@@ -202,3 +222,9 @@ def _check_upper_priors(priors, free_upper):
 
 register(ThreePL())
 register(FourPL())
+
+
+def _logit(probability):
+    if not 0.0 < probability < 1.0:
+        raise ValueError(f"an asymptote must lie strictly between 0 and 1; got {probability}")
+    return float(logit(probability))

@@ -29,6 +29,7 @@ import numpy as np
 import tensorflow as tf
 from scipy.special import expit, softmax
 
+from latentvi.irt.constraints import WeightRef
 from latentvi.irt.items import register
 from latentvi.irt.items.base import ItemGroup, ItemType
 
@@ -58,8 +59,18 @@ class Nominal(ItemType):
         return ([f"ak{k}" for k in range(n_categories)]
                 + [f"d{k}" for k in range(n_categories)])
 
-    def n_parameters(self, n_categories):
-        return 2 * n_categories - 3
+    def fixed_parameters(self, n_categories):
+        """mirt's identification: ak0 = 0, ak(K-1) = K-1, d0 = 0."""
+        return {"ak0": 0.0, f"ak{n_categories - 1}": float(n_categories - 1), "d0": 0.0}
+
+    def parameter_weights(self, n_categories):
+        """The free ak1..ak(K-2) and d1..d(K-1), one weight entry each."""
+        refs = {f"ak{k}": WeightRef("raw_scores", k - 1, lambda values, k=k: values[f"ak{k}"])
+                for k in range(1, n_categories - 1)}
+        refs.update({f"d{k}": WeightRef("raw_intercepts", k - 1,
+                                        lambda values, k=k: values[f"d{k}"])
+                     for k in range(1, n_categories)})
+        return refs
 
     def scores(self, values, n_categories):
         """ak [K]; the fixed ak0 = 0 and ak(K-1) = K-1 where `values` leaves them out."""
@@ -129,15 +140,17 @@ class NominalItems(ItemGroup):
     @property
     def scores(self):
         """ak [J_g, Kmax]: 0, ak_1..ak_(K_j-2), K_j - 1, then 0 in the padding."""
-        zeros = tf.zeros_like(self.raw_scores[:, :1])
-        padded = tf.concat([zeros, self.raw_scores, zeros], axis=-1)
+        raw = self.constrained("raw_scores")
+        zeros = tf.zeros_like(raw[:, :1])
+        padded = tf.concat([zeros, raw, zeros], axis=-1)
         return tf.where(tf.constant(self._free_scores), padded,
                         tf.constant(self._fixed_scores))
 
     @property
     def intercepts(self):
         """d [J_g, Kmax]: 0, d_1..d_(K_j-1), then -1e4 in the padding."""
-        padded = tf.concat([tf.zeros_like(self.raw_intercepts[:, :1]), self.raw_intercepts], -1)
+        raw = self.constrained("raw_intercepts")
+        padded = tf.concat([tf.zeros_like(raw[:, :1]), raw], -1)
         return tf.where(tf.constant(self._free_intercepts), padded,
                         tf.constant(self._fixed_intercepts))
 

@@ -32,6 +32,7 @@ import numpy as np
 import tensorflow as tf
 from scipy.special import expit, log_softmax
 
+from latentvi.irt.constraints import WeightRef
 from latentvi.irt.items import register
 from latentvi.irt.items.base import ItemGroup, ItemType
 
@@ -79,6 +80,16 @@ class GPCM(ItemType):
     def group(self, n_categories, types, priors=None):
         return PartialCreditItems(n_categories, types, priors=priors)
 
+    def parameter_weights(self, n_categories):
+        """d1 is a weight; each later d_k is held as the step d_k - d_(k-1)."""
+        names = self.parameter_names(n_categories)
+        refs = {names[0]: WeightRef("steps", 0, lambda values: values[names[0]])}
+        for k in range(2, n_categories):
+            refs[f"d{k}"] = WeightRef(
+                "steps", k - 1, lambda values, k=k: values[f"d{k}"] - values[f"d{k - 1}"],
+                (f"d{k - 1}",))
+        return refs
+
 
 class Rasch(GPCM):
     """Rasch items (mirt's 'Rasch'): slope 1, latent variance free; 'd' for a binary item,
@@ -122,7 +133,7 @@ class PartialCreditItems(ItemGroup):
     def intercepts(self):
         """d [J_g, Kmax-1]: the cumulated steps d_k - d_(k-1); entries past K_j-1 are
         meaningless."""
-        return tf.cumsum(self.steps, axis=-1)
+        return tf.cumsum(self.constrained("steps"), axis=-1)
 
     def logit_offsets(self):
         """[0, d_j1, ..., d_j(K_j-1), -1e4, ...] [J_g, Kmax]: the logits at eta = 0."""
