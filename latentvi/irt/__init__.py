@@ -12,7 +12,9 @@ from latentvi.irt.information import item_information, test_information
 from latentvi.irt.item_parameters import ItemParameters
 from latentvi.irt.items import ItemGroup, ItemType
 from latentvi.irt.likelihood import ItemResponse, ItemSlopes
+from latentvi.irt.limited_information import M2, FitStatistics
 from latentvi.irt.model import ItemFactorModel
+from latentvi.irt.model_comparison import anova
 from latentvi.irt.responses import Responses, apply_category_map, encode_responses
 from latentvi.irt.rotation import Rotation, rotate
 from latentvi.irt.saving import load
@@ -22,16 +24,19 @@ from latentvi.irt.standard_errors import StandardErrors
 
 __all__ = [
     "ConvergenceWarning",
+    "FitStatistics",
     "ItemFactorModel",
     "ItemGroup",
     "ItemParameters",
     "ItemResponse",
     "ItemSlopes",
     "ItemType",
+    "M2",
     "Responses",
     "Rotation",
     "StandardErrors",
     "SuspiciousColumns",
+    "anova",
     "apply_category_map",
     "encode_responses",
     "item_information",

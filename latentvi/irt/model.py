@@ -23,6 +23,8 @@ from latentvi.irt import quadrature, saving, scoring, training
 from latentvi.irt.information import item_information, test_information
 from latentvi.irt.item_parameters import ItemParameters
 from latentvi.irt.items import get as get_item_type
+from latentvi.irt.limited_information import limited_information_fit
+from latentvi.irt.model_comparison import criteria
 from latentvi.irt.parameter_table import (
     ParameterSpec,
     fixed_or_none,
@@ -467,14 +469,35 @@ class ItemFactorModel:
         return quadrature.cells(patterns, len(responses.items), n_factors) <= EXACT_CELLS
 
     def information_criteria(self, data, num_samples=5000, integration="auto"):
-        """Series: loglik, loglik_se (0 by quadrature; else its Monte Carlo SE, and AIC's and
-        BIC's are twice it), n_params, AIC = -2 loglik + 2 p, BIC = -2 loglik + p log(n).
-        `integration` as in `log_likelihood`."""
+        """Series: loglik, loglik_se (0 by quadrature; else its Monte Carlo SE, and the
+        criteria's are twice it), n_params, AIC = -2 loglik + 2 p, BIC = -2 loglik + p log(n),
+        SABIC and HQ (`latentvi.irt.model_comparison`). `integration` as in `log_likelihood`."""
         loglik = self.log_likelihood(data, num_samples=num_samples, integration=integration)
         n_params, n_persons = self.n_parameters_, len(self._encode(data).codes)
         return pd.Series({"loglik": float(loglik), "loglik_se": loglik.se, "n_params": n_params,
-                          "AIC": -2 * loglik + 2 * n_params,
-                          "BIC": -2 * loglik + n_params * np.log(n_persons)})
+                          **criteria(loglik, n_params, n_persons)})
+
+    def fit_statistics(self, data):
+        """Limited-information goodness of fit (`latentvi.irt.limited_information`): M2 for
+        binary items, C2 when some item has more categories, with df, p, RMSEA and its 90%
+        interval, SRMSR, TLI and CFI, as mirt's M2(). Persons with a missing answer are left
+        out (with a warning): the statistic needs complete response vectors.
+
+        Returns:
+          `FitStatistics` (a named tuple; `.to_series()` for a table row).
+        """
+        self._check_fitted()
+        responses = self._encode(data)
+        complete = responses.mask.all(axis=1)
+        if not complete.all():
+            warnings.warn(f"fit_statistics uses the {int(complete.sum())} persons who answered "
+                          f"every item; {int((~complete).sum())} with missing answers are left "
+                          f"out", stacklevel=2)
+        if complete.sum() < 2:
+            raise ValueError("fit_statistics needs persons who answered every item; there are "
+                             f"{int(complete.sum())}")
+        order = [responses.items.index(item) for item in self.item_parameters_.items]
+        return limited_information_fit(self, responses.codes[complete][:, order])
 
     def standard_errors(self, data, method="observed"):
         """Standard errors of the estimated parameters (`latentvi.irt.standard_errors`).

@@ -1,0 +1,311 @@
+"""Limited-information goodness of fit: M2 (binary items) and C2 (polytomous), RMSEA, SRMSR, CFI, TLI.
+
+The statistics are the univariate category proportions P(x_j = k), k = 1..K_j-1, and the
+bivariate cross-products E[x_j x_l], j < l (for binary items: the first- and second-order
+marginals of M2, Maydeu-Olivares & Joe 2006; for ordinal items the C2 of Cai & Hansen 2013,
+which mirt reports as M2(type = 'C2')). With p the observed statistics of N complete response
+vectors, pi(theta) the model's, Xi their asymptotic covariance under the model and
+Delta = d pi / d theta over the free parameters,
+
+    C = Xi^-1 - Xi^-1 Delta (Delta' Xi^-1 Delta)^-1 Delta' Xi^-1,
+    M2 = N (p - pi)' C (p - pi),   df = (number of statistics) - rank(Delta),
+
+and RMSEA = sqrt(max(M2 - df, 0) / (N df)) with its 90% interval from the noncentral
+chi-square. The independence model (each item's categories free, items unrelated) gives the
+baseline M2_0 on df_0 for CFI = 1 - max(M2 - df, 0) / max(M2_0 - df_0, M2 - df, 0) and
+TLI = (M2_0 / df_0 - M2 / df) / (M2_0 / df_0 - 1). SRMSR is the root mean square of the
+differences between the observed and model-implied correlations of the item scores.
+
+Every expectation is an integral over the latent traits of products of the items' category
+probabilities (local independence), computed by Gauss-Hermite quadrature on a product grid
+(61 nodes for one factor, 31 x 31 for two, 15 x 15 x 15 for three), from each item type's own
+`probabilities`; Delta by central differences of those expectations.
+
+References:
+  [1] Maydeu-Olivares & Joe (2006). Limited information goodness-of-fit testing in
+      multidimensional contingency tables. Psychometrika 71(4).
+  [2] Cai & Hansen (2013). Limited-information goodness-of-fit testing of hierarchical item
+      factor models. BJMSP 66(2).
+"""
+
+import itertools
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+from numpy.polynomial.hermite_e import hermegauss
+from scipy.optimize import brentq
+from scipy.stats import chi2, ncx2
+
+__all__ = ["FitStatistics", "M2", "limited_information_fit"]
+
+NODES = {1: 61, 2: 31, 3: 15}
+_STEP = 1e-5  # central differences of expectations: error ~ step^2
+
+
+class FitStatistics(NamedTuple):
+    """M2 (C2 when some item has more than 2 categories) and the indices built on it."""
+    statistic: str
+    M2: float
+    df: int
+    p: float
+    RMSEA: float
+    RMSEA_5: float
+    RMSEA_95: float
+    SRMSR: float
+    TLI: float
+    CFI: float
+
+    def to_series(self):
+        return pd.Series(self._asdict())
+
+
+class _Statistics:
+    """The statistics' layout: univariate (j, k) then bivariate (j, l), and how to evaluate
+    them and the expectations of their products at quadrature nodes."""
+
+    def __init__(self, n_categories):
+        self.n_categories = np.asarray(n_categories, int)
+        self.univariate = [(j, k) for j, K in enumerate(self.n_categories) for k in range(1, K)]
+        self.bivariate = list(itertools.combinations(range(len(self.n_categories)), 2))
+        self.size = len(self.univariate) + len(self.bivariate)
+
+    def observed(self, codes):
+        codes = np.asarray(codes, float)
+        first = [np.mean(codes[:, j] == k) for j, k in self.univariate]
+        products = codes.T @ codes / len(codes)
+        return np.array(first + [products[j, l] for j, l in self.bivariate])
+
+    def node_values(self, probabilities):
+        """V [S, G] (each statistic's conditional expectation at each node), and each item's
+        conditional first and second moments m, s [J, G]."""
+        m = np.array([p @ np.arange(p.shape[1]) for p in probabilities])
+        s = np.array([p @ np.arange(p.shape[1]) ** 2 for p in probabilities])
+        rows = [probabilities[j][:, k] for j, k in self.univariate]
+        rows += [m[j] * m[l] for j, l in self.bivariate]
+        return np.array(rows), m, s
+
+    def expectations(self, probabilities, weights):
+        values, _, _ = self.node_values(probabilities)
+        return values @ weights
+
+    def second_moments(self, probabilities, weights):
+        """E[y_a y_b] [S, S]: disjoint statistics multiply their node values; those sharing
+        an item combine that item's factors (x_j x_j = x_j^2, 1[x_j = k] x_j = k 1[x_j = k],
+        1[x_j = k] 1[x_j = k'] = 0 for k != k')."""
+        values, m, s = self.node_values(probabilities)
+        moments = (values * weights) @ values.T
+        n_univariate = len(self.univariate)
+        univariate_of = {j: [] for j in range(len(self.n_categories))}
+        for a, (j, k) in enumerate(self.univariate):
+            univariate_of[j].append((a, k))
+        pairs_of = {j: [] for j in range(len(self.n_categories))}
+        for b, (j, l) in enumerate(self.bivariate):
+            pairs_of[j].append((n_univariate + b, l))
+            pairs_of[l].append((n_univariate + b, j))
+        for j in range(len(self.n_categories)):
+            u_index = [a for a, _ in univariate_of[j]]
+            ks = np.array([k for _, k in univariate_of[j]], float)
+            # 1[x_j = k] 1[x_j = k']
+            moments[np.ix_(u_index, u_index)] = np.diag(
+                probabilities[j][:, ks.astype(int)].T @ weights)
+            if not pairs_of[j]:
+                continue
+            b_index = [b for b, _ in pairs_of[j]]
+            partners = m[[l for _, l in pairs_of[j]]]  # [J-1, G]
+            # 1[x_j = k] x_j x_l = k 1[x_j = k] x_l
+            block = (ks[:, None] * probabilities[j][:, ks.astype(int)].T * weights) @ partners.T
+            moments[np.ix_(u_index, b_index)] = block
+            moments[np.ix_(b_index, u_index)] = block.T
+            # x_j x_l x_j x_m = x_j^2 x_l x_m (l != m)
+            block = (partners * weights * s[j]) @ partners.T
+            moments[np.ix_(b_index, b_index)] = np.where(
+                np.eye(len(b_index), dtype=bool), moments[np.ix_(b_index, b_index)], block)
+        for b, (j, l) in enumerate(self.bivariate):  # (x_j x_l)^2
+            moments[n_univariate + b, n_univariate + b] = (s[j] * s[l]) @ weights
+        return moments
+
+
+def _grid(n_factors, correlation, variance):
+    """Quadrature nodes theta [G, D] and weights [G] for N(0, Sigma)."""
+    if n_factors not in NODES:
+        raise ValueError(f"M2 integrates over the factors on a product grid: at most 3 "
+                         f"factors; this model has {n_factors}")
+    nodes, weights = hermegauss(NODES[n_factors])
+    weights = weights / weights.sum()
+    grid = np.array(list(itertools.product(range(len(nodes)), repeat=n_factors)))
+    scale = np.sqrt(np.asarray(variance, float))
+    covariance = np.asarray(correlation, float) * np.outer(scale, scale)
+    theta = nodes[grid] @ np.linalg.cholesky(covariance).T
+    return theta, np.prod(weights[grid], axis=1)
+
+
+def _free_parameters(estimator):
+    """[(getter/setter key, equality label)] of the estimated parameters the statistics
+    depend on: ('slope', j, d), ('value', j, name), ('corr', d, e), ('variance', d)."""
+    parameters = estimator.item_parameters_
+    fixed = {tuple(pair) for pair in estimator.constraints_["fixed"]}
+    labels = {(item, name): label for item, name, label in estimator.constraints_["labels"]}
+    estimated = np.asarray(estimator.estimated_slopes_, bool)
+    rasch = estimator._rasch()
+    free = []
+    for j, item in enumerate(parameters.items):
+        for d in range(parameters.n_factors):
+            if estimated[j, d] and not rasch:
+                label = labels.get((item, f"a{d + 1}"))
+                if estimator.equal_slopes_:
+                    label = f"a{d + 1}"
+                free.append((("slope", j, d), label))
+        constant = parameters.item_type(j).fixed_parameters(parameters.n_categories[j])
+        for name in parameters.values[j]:
+            if name not in constant and (item, name) not in fixed:
+                free.append((("value", j, name), labels.get((item, name))))
+    n_factors = parameters.n_factors
+    if rasch:
+        free += [(("variance", d), None) for d in range(n_factors)]
+    elif estimator._learns_correlations(estimator.pattern):
+        free += [(("corr", d, e), None) for d in range(n_factors) for e in range(d)]
+    return free
+
+
+def _evaluate(statistics, parameters, correlation, variance):
+    theta, weights = _grid(parameters.n_factors, correlation, variance)
+    probabilities = parameters.probabilities(theta)
+    ordered = [probabilities[item] for item in parameters.items]
+    return ordered, weights
+
+
+def _shifted(parameters, correlation, variance, key, step):
+    slopes = parameters.slopes.copy()
+    values = [dict(row) for row in parameters.values]
+    correlation, variance = np.array(correlation, float), np.array(variance, float)
+    if key[0] == "slope":
+        slopes[key[1], key[2]] += step
+    elif key[0] == "value":
+        values[key[1]][key[2]] += step
+    elif key[0] == "corr":
+        correlation[key[1], key[2]] += step
+        correlation[key[2], key[1]] += step
+    else:
+        variance[key[1]] += step
+    shifted = type(parameters)(parameters.items, parameters.types, parameters.n_categories,
+                               slopes, values, parameters.factor_names)
+    return shifted, correlation, variance
+
+
+def _jacobian(statistics, parameters, correlation, variance, free):
+    """Delta [S, P]: central differences of the expectations, equal parameters summed."""
+    columns, labels = [], {}
+    for key, label in free:
+        ends = []
+        for step in (_STEP, -_STEP):
+            shifted = _shifted(parameters, correlation, variance, key, step)
+            ends.append(statistics.expectations(*_evaluate(statistics, *shifted)))
+        column = (ends[0] - ends[1]) / (2 * _STEP)
+        if label is not None and label in labels:
+            columns[labels[label]] += column
+        else:
+            if label is not None:
+                labels[label] = len(columns)
+            columns.append(column)
+    return np.column_stack(columns)
+
+
+def _quadratic_form(residual, covariance, delta):
+    """e' C e and rank(Delta), C = Xi^-1 - Xi^-1 D (D' Xi^-1 D)^+ D' Xi^-1."""
+    inverse_residual = np.linalg.solve(covariance, residual)
+    inverse_delta = np.linalg.solve(covariance, delta)
+    projected = delta.T @ inverse_residual
+    inner = np.linalg.pinv(delta.T @ inverse_delta, rcond=1e-10, hermitian=True)
+    return float(residual @ inverse_residual - projected @ inner @ projected), \
+        int(np.linalg.matrix_rank(delta, tol=1e-8 * np.abs(delta).max()))
+
+
+def _rmsea_bounds(statistic, df, n):
+    """90% interval: noncentralities whose chi-square puts the statistic at its 95th / 5th
+    percentile, as sqrt(lambda / (N df))."""
+    def bound(level):
+        if chi2.cdf(statistic, df) < level:
+            return 0.0
+        top = max(10.0 * statistic, 100.0)
+        found = brentq(lambda lam: ncx2.cdf(statistic, df, lam) - level, 1e-10, top)
+        return float(np.sqrt(found / (n * df)))
+    return bound(0.95), bound(0.05)
+
+
+def _correlations(mean, products, second):
+    """Correlations of the item scores from their means, cross-products and E[x^2]."""
+    variance = second - mean**2
+    covariance = products - np.outer(mean, mean)
+    scale = np.sqrt(np.maximum(variance, 1e-300))
+    return covariance / np.outer(scale, scale)
+
+
+def limited_information_fit(estimator, codes):
+    """`FitStatistics` of a fitted `ItemFactorModel` on complete coded responses [n, J]."""
+    parameters = estimator.item_parameters_
+    correlation = estimator.factor_corr_.to_numpy()
+    variance = estimator.factor_var_.to_numpy()
+    codes = np.asarray(codes, int)
+    n = len(codes)
+    statistics = _Statistics(parameters.n_categories)
+    observed = statistics.observed(codes)
+    probabilities, weights = _evaluate(statistics, parameters, correlation, variance)
+    expected = statistics.expectations(probabilities, weights)
+    covariance = statistics.second_moments(probabilities, weights) - np.outer(expected, expected)
+    delta = _jacobian(statistics, parameters, correlation, variance, _free_parameters(estimator))
+    form, rank = _quadratic_form(observed - expected, covariance, delta)
+    statistic, df = n * form, statistics.size - rank
+    if df < 1:
+        raise ValueError(f"M2 has {statistics.size} statistics but the model {rank} free "
+                         f"parameters: no degrees of freedom are left")
+    baseline, baseline_df = _independence(statistics, codes)
+    rmsea = float(np.sqrt(max(statistic - df, 0.0) / (n * df)))
+    low, high = _rmsea_bounds(statistic, df, n)
+    # SRMSR: observed against model-implied correlations of the item scores
+    _, m, s = statistics.node_values(probabilities)
+    model_corr = _correlations(m @ weights, (m * weights) @ m.T, s @ weights)
+    data_corr = np.corrcoef(codes, rowvar=False)
+    upper = np.triu_indices(len(parameters.items), 1)
+    srmsr = float(np.sqrt(np.mean((data_corr[upper] - model_corr[upper]) ** 2)))
+    tli = (baseline / baseline_df - statistic / df) / (baseline / baseline_df - 1.0)
+    cfi = 1.0 - max(statistic - df, 0.0) / max(baseline - baseline_df, statistic - df, 1e-300)
+    name = "M2" if int(parameters.n_categories.max()) == 2 else "C2"
+    return FitStatistics(name, statistic, int(df), float(chi2.sf(statistic, df)), rmsea, low,
+                         high, srmsr, float(tli), float(cfi))
+
+
+def _independence(statistics, codes):
+    """M2 of the independence model (each item's category proportions free) and its df."""
+    n = len(codes)
+    shares = [np.array([np.mean(codes[:, j] == k) for k in range(K)])
+              for j, K in enumerate(statistics.n_categories)]
+
+    def expectations(shares):
+        probabilities = [np.asarray(p, float)[np.newaxis, :] for p in shares]
+        return statistics.expectations(probabilities, np.ones(1))
+
+    expected = expectations(shares)
+    probabilities = [p[np.newaxis, :] for p in shares]
+    covariance = (statistics.second_moments(probabilities, np.ones(1))
+                  - np.outer(expected, expected))
+    columns = []
+    for j, p in enumerate(shares):
+        for k in range(1, len(p)):  # P(k) up, P(0) down: the proportions still sum to 1
+            ends = []
+            for step in (_STEP, -_STEP):
+                moved = [np.array(q, float) for q in shares]
+                moved[j][k] += step
+                moved[j][0] -= step
+                ends.append(expectations(moved))
+            columns.append((ends[0] - ends[1]) / (2 * _STEP))
+    form, rank = _quadratic_form(statistics.observed(codes) - expected, covariance,
+                                 np.column_stack(columns))
+    return n * form, statistics.size - rank
+
+
+def M2(model, data):  # noqa: N802 (mirt's name)
+    """mirt's M2(model): the `FitStatistics` of a fitted `ItemFactorModel` on `data` (persons
+    with a missing answer are left out, with a warning: the statistic needs complete
+    response vectors)."""
+    return model.fit_statistics(data)
