@@ -23,6 +23,7 @@ from latentvi.irt.simulate import simulate
 from latentvi.irt.standard_errors import StandardErrors
 
 __all__ = [
+    "M2",
     "ConvergenceWarning",
     "FitStatistics",
     "ItemFactorModel",
@@ -31,7 +32,6 @@ __all__ = [
     "ItemResponse",
     "ItemSlopes",
     "ItemType",
-    "M2",
     "Responses",
     "Rotation",
     "StandardErrors",

@@ -37,7 +37,7 @@ from numpy.polynomial.hermite_e import hermegauss
 from scipy.optimize import brentq
 from scipy.stats import chi2, ncx2
 
-__all__ = ["FitStatistics", "M2", "limited_information_fit"]
+__all__ = ["M2", "FitStatistics", "limited_information_fit"]
 
 NODES = {1: 61, 2: 31, 3: 15}
 _STEP = 1e-5  # central differences of expectations: error ~ step^2
@@ -304,7 +304,7 @@ def _independence(statistics, codes):
     return n * form, statistics.size - rank
 
 
-def M2(model, data):  # noqa: N802 (mirt's name)
+def M2(model, data):
     """mirt's M2(model): the `FitStatistics` of a fitted `ItemFactorModel` on `data` (persons
     with a missing answer are left out, with a warning: the statistic needs complete
     response vectors)."""
