@@ -18,6 +18,7 @@ from latentvi.irt.model_comparison import anova
 from latentvi.irt.responses import Responses, apply_category_map, encode_responses
 from latentvi.irt.rotation import Rotation, rotate
 from latentvi.irt.saving import load
+from latentvi.irt.score_methods import empirical_rxx
 from latentvi.irt.screening import SuspiciousColumns
 from latentvi.irt.simulate import simulate
 from latentvi.irt.standard_errors import StandardErrors
@@ -38,6 +39,7 @@ __all__ = [
     "SuspiciousColumns",
     "anova",
     "apply_category_map",
+    "empirical_rxx",
     "encode_responses",
     "item_information",
     "items",

@@ -19,7 +19,7 @@ import pandas as pd
 from latentvi._checks import one_of, positive_int
 from latentvi.convergence import ConvergenceWarning
 from latentvi.estimate import MonteCarloEstimate
-from latentvi.irt import quadrature, saving, scoring, training
+from latentvi.irt import quadrature, saving, score_methods, scoring, training
 from latentvi.irt.information import item_information, test_information
 from latentvi.irt.item_parameters import ItemParameters
 from latentvi.irt.items import get as get_item_type
@@ -398,7 +398,13 @@ class ItemFactorModel:
         return pd.Series(variance, index=self.factor_names_, name="variance")
 
     def score(self, data, method="eap", num_samples=1000, integration="auto"):
-        """Person scores: EAP (posterior mean) and posterior SD of each factor.
+        """Person scores and their standard errors, as mirt's fscores(method=...).
+
+        method: 'eap' (default): the posterior mean and SD of each factor (below); for
+        one-factor models also 'map' (posterior mode; SE from the curvature of the log
+        posterior), 'ml' (maximum likelihood, +-inf for all-lowest / all-highest patterns as
+        mirt; SE from the observed information) and 'wle' (Warm's weighted likelihood), from
+        `latentvi.irt.score_methods`.
 
         With at most 3 factors (`integration='auto'` or 'quadrature') they are computed by
         adaptive Gauss-Hermite quadrature around each answer pattern's q(z | x)
@@ -416,8 +422,14 @@ class ItemFactorModel:
           Persons with no answers get the prior: mean 0, SD 1 (sqrt(factor_var_) in a Rasch
           model).
         """
-        one_of(method, ("eap",), "method")
+        one_of(method, ("eap", "map", "ml", "wle"), "method")
         responses = self._encode(data)
+        if method != "eap":
+            theta, se = score_methods.pattern_scores(
+                self._one_factor_items(method), responses.codes.astype(int), responses.mask,
+                method=method, variance=float(self.factor_var_.iloc[0]))
+            names = self.factor_names_
+            return pd.DataFrame({names[0]: theta, f"SE_{names[0]}": se}, index=responses.index)
         if self._quadrature(responses, integration):
             loc, scale = scoring.exact_eap(self.model_, responses.codes, responses.mask,
                                            self.transform_)
@@ -430,6 +442,44 @@ class ItemFactorModel:
         names = self.factor_names_
         return pd.DataFrame(np.hstack([loc, scale]), index=responses.index,
                             columns=names + [f"SE_{name}" for name in names])
+
+    def _one_factor_items(self, what):
+        self._check_fitted()
+        if self.item_parameters_.n_factors != 1:
+            raise ValueError(f"{what} is implemented for one-factor models; this one has "
+                             f"{self.item_parameters_.n_factors} factors")
+        return self.item_parameters_
+
+    def eap_sum(self, data=None):
+        """mirt's fscores(method='EAPsum', full.scores=FALSE) for a one-factor model: for each
+        sum score s (of the category codes 0..K-1), E[theta | S = s] and its SD (the
+        Lord-Wingersky recursion); with `data`, the expected and observed counts of each sum
+        score among the persons who answered every item. DataFrame indexed by sum score."""
+        parameters = self._one_factor_items("eap_sum")
+        variance = float(self.factor_var_.iloc[0])
+        if data is None:
+            return score_methods.eap_sum(parameters, variance=variance)
+        responses = self._encode(data)
+        return score_methods.eap_sum(parameters, responses.codes.astype(int), responses.mask,
+                                     variance=variance)
+
+    def plausible_values(self, data, n_draws=5, seed=None):
+        """`n_draws` draws of theta from each person's posterior (one-factor models): a
+        DataFrame indexed like `data` with columns PV1..PVn (mirt's fscores(plausible.draws=)).
+        Over many draws their mean and SD reproduce the EAP and its SE."""
+        parameters = self._one_factor_items("plausible_values")
+        responses = self._encode(data)
+        draws = score_methods.plausible_values(
+            parameters, responses.codes.astype(int), responses.mask, n_draws=n_draws,
+            variance=float(self.factor_var_.iloc[0]), seed=self.seed if seed is None else seed)
+        return pd.DataFrame(draws, index=responses.index,
+                            columns=[f"PV{k + 1}" for k in range(draws.shape[1])])
+
+    def marginal_rxx(self):
+        """mirt's marginal_rxx: the marginal reliability of a one-factor model, the integral
+        of v I(theta) / (v I(theta) + 1) over theta ~ N(0, v) (`score_methods`)."""
+        return score_methods.marginal_rxx(self._one_factor_items("marginal_rxx"),
+                                          variance=float(self.factor_var_.iloc[0]))
 
     def log_likelihood(self, data, num_samples=5000, integration="auto"):
         """The marginal log-likelihood sum_i log p(x_i), in nats.

@@ -75,8 +75,8 @@ def standard_errors(estimator, codes, mask, method="observed"):
     for _ in range(2):
         nodes = quadrature.recentre(model, x, mask, nodes, points)
     variables = model.likelihood.trainable_variables + model.prior.trainable_variables
-    basis = _free_basis(model, variables)
-    information = _information(model, x, mask, nodes, counts, variables) @ basis
+    basis = quadrature.free_basis(model, variables)
+    information = quadrature.information(model, x, mask, nodes, counts, variables) @ basis
     information = basis.T @ information
     used = np.abs(np.diag(information)) > _UNUSED
     basis, information = basis[:, used], information[np.ix_(used, used)]
@@ -101,32 +101,6 @@ def standard_errors(estimator, codes, mask, method="observed"):
     return StandardErrors(_items_table(estimator, se), _corr_table(estimator, se), vcov, method)
 
 
-def _objective(model, x, mask, nodes, counts):
-    per_pattern = tf.cast(quadrature.log_marginal(model, x, mask, nodes), tf.float64)
-    log_prior = tf.cast(model.likelihood.log_prior(), tf.float64)
-    return tf.reduce_sum(tf.constant(counts) * per_pattern) + log_prior
-
-
-def _flat(tensors, variables):
-    return tf.concat([tf.reshape(tf.zeros_like(v) if t is None else t, [-1])
-                      for t, v in zip(tensors, variables)], 0)
-
-
-def _information(model, x, mask, nodes, counts, variables):
-    """-d2 l / dw dw^T over every entry w of `variables` (NumPy float64)."""
-    with tf.GradientTape(persistent=True) as outer:
-        with tf.GradientTape() as inner:
-            value = _objective(model, x, mask, nodes, counts)
-        gradient = _flat(inner.gradient(value, variables), variables)
-    rows = outer.jacobian(gradient, variables, experimental_use_pfor=False)
-    size = int(gradient.shape[0])
-    hessian = np.concatenate([np.zeros((size, int(np.prod(v.shape)))) if r is None
-                              else r.numpy().reshape(size, -1)
-                              for r, v in zip(rows, variables)], axis=1)
-    hessian = 0.5 * (hessian + hessian.T)
-    return -hessian
-
-
 def _scores(model, x, mask, nodes, variables):
     """d log p(x_p) / dw [P, W] for each pattern (NumPy float64)."""
     with tf.GradientTape() as tape:
@@ -136,35 +110,6 @@ def _scores(model, x, mask, nodes, variables):
     return np.concatenate([np.zeros((n, int(np.prod(v.shape)))) if r is None
                            else r.numpy().reshape(n, -1).astype(np.float64)
                            for r, v in zip(rows, variables)], axis=1)
-
-
-def _free_basis(model, variables):
-    """B [W, U]: w = w0 + B u; each free entry its own coordinate, each group of equal entries
-    one coordinate, fixed entries none (from the layers' `Ties`)."""
-    ties = {}
-    decoder = model.likelihood.decoder
-    if getattr(decoder, "ties", None) is not None:
-        ties[id(decoder.kernel)] = decoder.ties
-    for group in model.likelihood.groups:
-        for name, found in group.ties.items():
-            ties[id(getattr(group, name))] = found
-    columns, offset = [], 0
-    for variable in variables:
-        size = int(np.prod(variable.shape))
-        found = ties.get(id(variable))
-        if found is None:
-            columns += [[offset + i] for i in range(size)]
-        else:
-            groups = {}
-            for i, (group, fixed) in enumerate(zip(found.group, found.fixed)):
-                if fixed is None:
-                    groups.setdefault(group, []).append(offset + i)
-            columns += list(groups.values())
-        offset += size
-    basis = np.zeros((offset, len(columns)))
-    for j, members in enumerate(columns):
-        basis[members, j] = 1.0
-    return basis
 
 
 def _inverse(matrix):
