@@ -30,6 +30,8 @@ class MonteCarloEstimate(float):
 
     def __str__(self):
         decimals = decimals_for(self.se)
+        if self.se == 0:
+            return f"{float(self):.{decimals}f} (exact)"
         return f"{float(self):.{decimals}f} +- {self.se:.2g}"
 
     def __reduce__(self):

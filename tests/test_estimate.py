@@ -23,6 +23,7 @@ def test_estimate_is_a_float_that_keeps_its_error():
     assert estimate.se == 0.09 and estimate.value == -12612.7041
     # The rerun-to-rerun spread of the ability test (~0.1) allows one decimal, not three.
     assert str(estimate) == "-12612.7 +- 0.09"
+    assert str(MonteCarloEstimate(-2658.8051934, 0.0)) == "-2658.805193 (exact)"
     assert json.loads(json.dumps(estimate)) == -12612.7041
     assert pickle.loads(pickle.dumps(estimate)).se == 0.09
     assert math.isclose(-2 * estimate + 10, 25235.4082)
