@@ -98,10 +98,12 @@ class ItemFactorModel:
         with priors) exactly, by L-BFGS over adaptive Gauss-Hermite quadrature around each
         answer pattern's q(z | x) (`latentvi.irt.quadrature`): the estimates are then mirt's
         exact marginal ML / MAP, not within Monte Carlo noise of it. 'auto' (default) does so
-        when it is cheap: at most 3 factors and at most 5 million item evaluations per pass
+        when it is cheap: at most 3 factors and at most 2 million item evaluations per pass
         (distinct answer patterns x nodes x items; nodes 21, 11 x 11, 7 x 7 x 7), which covers
-        LSAT7, Science and 10,000 persons x 20 binary items at one factor (1-3 s); True always
-        (up to 3 factors), False never.
+        LSAT7, Science and 1,000 persons x 20 binary items at one factor (0.3-2 s), where the
+        stochastic estimate's noise is largest against its standard errors; True always (up
+        to 3 factors; worth it for 3PL / 4PL items, whose guessing sits on a flat ridge),
+        False never.
 
     Raises (in `fit`, before any training):
       SuspiciousColumns: columns that look like an ID or a demographic (a ValueError whose

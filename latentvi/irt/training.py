@@ -88,7 +88,7 @@ HIDDEN_UNITS = 64
 STEPS_PER_EXECUTION = 32
 SAMPLED_ITEMS = 1000
 MIN_IW_SAMPLES, MAX_IW_SAMPLES = 5, 50
-REFINE_CELLS = 5_000_000  # 'auto' refines when patterns x nodes x items is at most this
+REFINE_CELLS = 2_000_000  # 'auto' refines when patterns x nodes x items is at most this
 
 
 @dataclass
