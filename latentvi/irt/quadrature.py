@@ -41,7 +41,7 @@ MAX_ROUNDS = 6
 ROUND_TOL = 1e-6  # nats per person: re-centring no longer changes log p(x)
 GRADIENT_TOL = 1e-6  # nats per person per unit of a parameter
 STALL_GRADIENT = 1e-4  # nats per person per unit: a maximum, to float32 precision
-NEWTON_STEPS = 2
+NEWTON_STEPS = 1
 NEWTON_SLACK = 1e-7  # nats per person: float32 rounding of the log-likelihood
 FUNCTION_TOL = 1e-10  # relative change of log p(x) per person at which L-BFGS stops
 
