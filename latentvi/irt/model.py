@@ -19,7 +19,7 @@ import pandas as pd
 from latentvi._checks import one_of, positive_int
 from latentvi.convergence import ConvergenceWarning
 from latentvi.estimate import MonteCarloEstimate
-from latentvi.irt import quadrature, saving, score_methods, scoring, training
+from latentvi.irt import item_fit, quadrature, saving, score_methods, scoring, training
 from latentvi.irt.information import item_information, test_information
 from latentvi.irt.item_parameters import ItemParameters
 from latentvi.irt.items import get as get_item_type
@@ -550,6 +550,16 @@ class ItemFactorModel:
                              f"{int(complete.sum())}")
         order = [responses.items.index(item) for item in self.item_parameters_.items]
         return limited_information_fit(self, responses.codes[complete][:, order])
+
+    def item_fit(self, data, mincell=1.0):
+        """mirt's itemfit(): Orlando & Thissen's S-X2 per item of a one-factor model, with df,
+        RMSEA and p (`latentvi.irt.item_fit`; small expected cells collapsed as mirt does,
+        `mincell`). Only persons who answered every item count. DataFrame indexed by item."""
+        parameters = self._one_factor_items("item_fit")
+        responses = self._encode(data)
+        table = item_fit.s_x2(parameters, responses.codes.astype(int), responses.mask,
+                              variance=float(self.factor_var_.iloc[0]), mincell=mincell)
+        return table.loc[self.item_order_]
 
     def standard_errors(self, data, method="observed"):
         """Standard errors of the estimated parameters (`latentvi.irt.standard_errors`).
