@@ -19,7 +19,7 @@ import pandas as pd
 from latentvi._checks import one_of, positive_int
 from latentvi.convergence import ConvergenceWarning
 from latentvi.estimate import MonteCarloEstimate
-from latentvi.irt import item_fit, quadrature, saving, score_methods, scoring, training
+from latentvi.irt import item_fit, quadrature, residuals, saving, score_methods, scoring, training
 from latentvi.irt.information import item_information, test_information
 from latentvi.irt.item_parameters import ItemParameters
 from latentvi.irt.items import get as get_item_type
@@ -560,6 +560,31 @@ class ItemFactorModel:
         table = item_fit.s_x2(parameters, responses.codes.astype(int), responses.mask,
                               variance=float(self.factor_var_.iloc[0]), mincell=mincell)
         return table.loc[self.item_order_]
+
+    def residuals(self, data, type="LD"):
+        """mirt's residuals(): local dependence between item pairs (`latentvi.irt.residuals`).
+
+        type: 'LD' (Chen & Thissen's X2 below the diagonal, the signed Cramer's V above it;
+          persons who answered both items of a pair) or 'Q3' (Yen's Q3: correlations of the
+          items' residuals at the persons' EAP scores; persons who answered every item).
+        Returns a DataFrame items x items in the order of `items_`.
+        """
+        self._check_fitted()
+        one_of(type, ("LD", "Q3"), "type")
+        responses = self._encode(data)
+        order = [responses.items.index(item) for item in self.item_parameters_.items]
+        codes = responses.codes.astype(int)[:, order]
+        mask = responses.mask[:, order]
+        if type == "LD":
+            table = residuals.local_dependence(
+                self.item_parameters_, codes, mask, self.factor_corr_.to_numpy(),
+                self.factor_var_.to_numpy())
+        else:
+            complete = mask.all(axis=1)
+            scores = self.score(data).to_numpy()[:, :len(self.factor_names_)]
+            table = residuals.q3(self.item_parameters_, codes[complete],
+                                 scores[complete])
+        return table.loc[self.item_order_, self.item_order_]
 
     def standard_errors(self, data, method="observed"):
         """Standard errors of the estimated parameters (`latentvi.irt.standard_errors`).
