@@ -108,3 +108,18 @@ def fitted_fa(fa_data):
     result = lv.fit(model, train, objective=lv.IWAE(k=5), epochs=40, batch_size=100,
                     learning_rate=0.01, validation_data=test, seed=3, verbose=0)
     return model, result
+
+
+@pytest.fixture(scope="session")
+def lsat7():
+    """LSAT7, 1,000 persons x 5 binary items."""
+    from latentvi.datasets import load_lsat7
+    return load_lsat7()
+
+
+@pytest.fixture(scope="session")
+def lsat7_2pl(lsat7):
+    """The default one-factor 2PL fitted to LSAT7 (seed 0), read-only: shared by the tests of
+    what a fitted model reports (standard errors, fit statistics, residuals)."""
+    from latentvi import irt
+    return irt.ItemFactorModel(1, seed=0).fit(lsat7, verbose=0)

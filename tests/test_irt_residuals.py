@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 from latentvi import irt
-from latentvi.datasets import load_lsat7
 
 PAIRS = [(1, 2), (1, 3), (1, 4), (1, 5), (2, 3), (2, 4), (2, 5), (3, 4), (3, 5), (4, 5)]
 # mirt residuals(m, type = 'LD') on LSAT7: X2 (lower triangle) and signed V (upper), and
@@ -15,9 +14,8 @@ MIRT_Q3 = [-0.135, -0.214, -0.012, 0.009, -0.163, -0.134, -0.125, -0.170, -0.115
 
 
 @pytest.fixture(scope="module")
-def fitted():
-    data = load_lsat7()
-    return irt.ItemFactorModel(1, seed=0).fit(data, verbose=0), data
+def fitted(lsat7_2pl, lsat7):
+    return lsat7_2pl, lsat7
 
 
 def _pairs(table, upper):

@@ -69,6 +69,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import chi2
 
+from latentvi.irt.score_methods import checked_codes, summed_score_likelihood
+
 __all__ = ["s_x2"]
 
 N_POINTS = 61        # mirt's select_quadpts(1)
@@ -96,7 +98,7 @@ def s_x2(parameters, codes, mask=None, variance=1.0, mincell=1.0):
     probabilities = parameters.probabilities(nodes[:, np.newaxis])
     traces = [probabilities[item].T for item in parameters.items]  # each [K_j, Q]
     scores = codes.sum(axis=1)
-    total = _summed_score_likelihood(traces) @ weights  # P(S = s)
+    total = summed_score_likelihood(traces) @ weights  # P(S = s)
     n_scores = len(total)
     counts = np.bincount(scores, minlength=n_scores)[1:-1]  # N_s, s = 1..S_max - 1
     rows = []
@@ -142,31 +144,13 @@ def collapse_cells(observed, expected, mincell=1.0):
 
 def _complete_rows(parameters, codes, mask, variance, mincell):
     """The complete rows of codes as int [n, J], or a ValueError."""
-    if parameters.n_factors != 1:
-        raise ValueError(f"S-X2 needs a one-factor model; parameters has "
-                         f"{parameters.n_factors} factors")
-    if np.ndim(variance) != 0 or not float(variance) > 0:
-        raise ValueError(f"variance must be a positive number; got {variance!r}")
     if np.ndim(mincell) != 0 or not float(mincell) >= 0:
         raise ValueError(f"mincell must be a non-negative number; got {mincell!r}")
-    values = np.asarray(codes, float)
-    n_items = len(parameters.items)
-    if values.ndim != 2 or values.shape[1] != n_items:
-        raise ValueError(f"codes must be [n, {n_items}] (one column per item); got shape "
-                         f"{values.shape}")
-    mask = np.isfinite(values) if mask is None else np.asarray(mask, bool)
-    if mask.shape != values.shape:
-        raise ValueError(f"mask must have the shape of codes {values.shape}; got {mask.shape}")
-    values = values[mask.all(axis=1)]
-    if len(values) < 2:
-        raise ValueError(f"S-X2 needs at least 2 complete rows; got {len(values)}")
-    top = parameters.n_categories[np.newaxis, :] - 1
-    bad = (values != np.round(values)) | (values < 0) | (values > top)
-    if bad.any():
-        i, j = np.argwhere(bad)[0]
-        raise ValueError(f"codes must be integer categories 0..K-1; item "
-                         f"{parameters.items[j]!r} (K = {top[0, j] + 1}) has {values[i, j]!r}")
-    return values.astype(int)
+    codes, mask = checked_codes(parameters, codes, mask, variance)
+    complete = codes[mask.all(axis=1)]
+    if len(complete) < 2:
+        raise ValueError(f"S-X2 needs at least 2 complete rows; got {len(complete)}")
+    return complete
 
 
 def _quadrature(variance):
@@ -174,17 +158,6 @@ def _quadrature(variance):
     nodes = np.linspace(-THETA_LIMIT, THETA_LIMIT, N_POINTS)
     density = np.exp(-0.5 * nodes ** 2 / variance)
     return nodes, density / density.sum()
-
-
-def _summed_score_likelihood(traces):
-    """Lord-Wingersky: P(S = s | theta_q) [S_max + 1, Q] for items' P(k | theta) [K_j, Q]."""
-    likelihood = np.ones((1, traces[0].shape[1])) if traces else np.ones((1, 1))
-    for p in traces:
-        longer = np.zeros((len(likelihood) + len(p) - 1, likelihood.shape[1]))
-        for k, p_k in enumerate(p):
-            longer[k:k + len(likelihood)] += likelihood * p_k
-        likelihood = longer
-    return likelihood
 
 
 def _observed_table(item_codes, scores, n_categories, n_scores):
@@ -196,7 +169,7 @@ def _observed_table(item_codes, scores, n_categories, n_scores):
 
 def _expected_table(traces, j, weights, total):
     """P(x_j = k | S = s) [scores 1..S_max-1, K], NaN where s - k is not a rest score."""
-    rest = _summed_score_likelihood(traces[:j] + traces[j + 1:])  # [M + 1, Q]
+    rest = summed_score_likelihood(traces[:j] + traces[j + 1:])  # [M + 1, Q]
     p = traces[j]
     table = np.full((len(total), len(p)), np.nan)
     for k, p_k in enumerate(p):

@@ -37,7 +37,7 @@ from numpy.polynomial.hermite_e import hermegauss
 from scipy.optimize import brentq
 from scipy.stats import chi2, ncx2
 
-__all__ = ["M2", "FitStatistics", "limited_information_fit"]
+__all__ = ["M2", "FitStatistics", "grid", "limited_information_fit"]
 
 NODES = {1: 61, 2: 31, 3: 15}
 _STEP = 1e-5  # central differences of expectations: error ~ step^2
@@ -126,7 +126,7 @@ class _Statistics:
         return moments
 
 
-def _grid(n_factors, correlation, variance):
+def grid(n_factors, correlation, variance):
     """Quadrature nodes theta [G, D] and weights [G] for N(0, Sigma)."""
     if n_factors not in NODES:
         raise ValueError(f"M2 integrates over the factors on a product grid: at most 3 "
@@ -168,8 +168,8 @@ def _free_parameters(estimator):
     return free
 
 
-def _evaluate(statistics, parameters, correlation, variance):
-    theta, weights = _grid(parameters.n_factors, correlation, variance)
+def _evaluate(parameters, correlation, variance):
+    theta, weights = grid(parameters.n_factors, correlation, variance)
     probabilities = parameters.probabilities(theta)
     ordered = [probabilities[item] for item in parameters.items]
     return ordered, weights
@@ -200,7 +200,7 @@ def _jacobian(statistics, parameters, correlation, variance, free):
         ends = []
         for step in (_STEP, -_STEP):
             shifted = _shifted(parameters, correlation, variance, key, step)
-            ends.append(statistics.expectations(*_evaluate(statistics, *shifted)))
+            ends.append(statistics.expectations(*_evaluate(*shifted)))
         column = (ends[0] - ends[1]) / (2 * _STEP)
         if label is not None and label in labels:
             columns[labels[label]] += column
@@ -250,7 +250,7 @@ def limited_information_fit(estimator, codes):
     n = len(codes)
     statistics = _Statistics(parameters.n_categories)
     observed = statistics.observed(codes)
-    probabilities, weights = _evaluate(statistics, parameters, correlation, variance)
+    probabilities, weights = _evaluate(parameters, correlation, variance)
     expected = statistics.expectations(probabilities, weights)
     covariance = statistics.second_moments(probabilities, weights) - np.outer(expected, expected)
     delta = _jacobian(statistics, parameters, correlation, variance, _free_parameters(estimator))

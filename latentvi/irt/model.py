@@ -548,8 +548,8 @@ class ItemFactorModel:
         if complete.sum() < 2:
             raise ValueError("fit_statistics needs persons who answered every item; there are "
                              f"{int(complete.sum())}")
-        order = [responses.items.index(item) for item in self.item_parameters_.items]
-        return limited_information_fit(self, responses.codes[complete][:, order])
+        # the coded columns are in the fit's item order, that of item_parameters_
+        return limited_information_fit(self, responses.codes[complete])
 
     def item_fit(self, data, mincell=1.0):
         """mirt's itemfit(): Orlando & Thissen's S-X2 per item of a one-factor model, with df,
@@ -572,9 +572,7 @@ class ItemFactorModel:
         self._check_fitted()
         one_of(type, ("LD", "Q3"), "type")
         responses = self._encode(data)
-        order = [responses.items.index(item) for item in self.item_parameters_.items]
-        codes = responses.codes.astype(int)[:, order]
-        mask = responses.mask[:, order]
+        codes, mask = responses.codes.astype(int), responses.mask
         if type == "LD":
             table = residuals.local_dependence(
                 self.item_parameters_, codes, mask, self.factor_corr_.to_numpy(),

@@ -185,11 +185,8 @@ def refine(model, x, mask, counts, points, max_iterations=500):
     sizes = [int(np.prod(shape)) for shape in shapes]
 
     def objective(nodes):
-        # float64 sums: a float32 total of thousands of patterns rounds at ~1e-6 nats per
-        # person, which stalls the line search long before the maximum
-        per_pattern = tf.cast(log_marginal(model, x, mask, nodes), tf.float64)
-        penalty = tf.cast(model.likelihood.penalty(), tf.float64)
-        return tf.reduce_sum(counts * per_pattern) / total - penalty
+        # per person, so that L-BFGS's tolerances read in nats per person
+        return _penalized(model, x, mask, nodes, counts) / total
 
     @tf.function(reduce_retracing=True)
     def value_and_gradient(z, log_weights):
@@ -258,9 +255,19 @@ def newton_steps(model, x, mask, nodes, counts, variables, value, assign, flat_v
 
 
 def _penalized(model, x, mask, nodes, counts):
+    """sum_p counts_p log p(x_p) + the items' log-prior, summed in float64: a float32 total
+    of thousands of patterns rounds at ~1e-6 nats per person, which stalls a line search."""
     per_pattern = tf.cast(log_marginal(model, x, mask, nodes), tf.float64)
     log_prior = tf.cast(model.likelihood.log_prior(), tf.float64)
     return tf.reduce_sum(tf.constant(counts) * per_pattern) + log_prior
+
+
+def jacobian_matrix(rows, variables, n_outputs):
+    """A tape's jacobian with respect to `variables` (a list, None where unconnected) as one
+    float64 matrix [n_outputs, every entry of every variable]."""
+    return np.concatenate([np.zeros((n_outputs, int(np.prod(v.shape)))) if r is None
+                           else r.numpy().reshape(n_outputs, -1).astype(np.float64)
+                           for r, v in zip(rows, variables)], axis=1)
 
 
 def flat(tensors, variables):
@@ -275,10 +282,7 @@ def information(model, x, mask, nodes, counts, variables):
             value = _penalized(model, x, mask, nodes, counts)
         gradient = flat(inner.gradient(value, variables), variables)
     rows = outer.jacobian(gradient, variables, experimental_use_pfor=False)
-    size = int(gradient.shape[0])
-    hessian = np.concatenate([np.zeros((size, int(np.prod(v.shape)))) if r is None
-                              else r.numpy().reshape(size, -1)
-                              for r, v in zip(rows, variables)], axis=1)
+    hessian = jacobian_matrix(rows, variables, int(gradient.shape[0]))
     hessian = 0.5 * (hessian + hessian.T)
     return -hessian
 

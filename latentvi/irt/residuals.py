@@ -25,7 +25,7 @@ References:
 import numpy as np
 import pandas as pd
 
-from latentvi.irt.limited_information import _grid
+from latentvi.irt.limited_information import grid
 
 __all__ = ["local_dependence", "q3"]
 
@@ -33,7 +33,7 @@ __all__ = ["local_dependence", "q3"]
 def local_dependence(parameters, codes, mask, correlation, variance):
     """mirt's residuals(type='LD'): a DataFrame items x items with the LD X2 below the
     diagonal and the signed Cramer's V above it."""
-    theta, weights = _grid(parameters.n_factors, correlation, variance)
+    theta, weights = grid(parameters.n_factors, correlation, variance)
     probabilities = parameters.probabilities(theta)
     items = parameters.items
     table = pd.DataFrame(np.nan, index=items, columns=items)

@@ -53,8 +53,8 @@ import pandas as pd
 from numpy.polynomial.hermite_e import hermegauss
 from scipy.special import logsumexp
 
-__all__ = ["METHODS", "eap_sum", "empirical_rxx", "marginal_rxx", "pattern_scores",
-           "plausible_values"]
+__all__ = ["METHODS", "checked_codes", "eap_sum", "empirical_rxx", "marginal_rxx",
+           "pattern_scores", "plausible_values", "summed_score_likelihood"]
 
 METHODS = ("map", "ml", "wle", "eap")
 N_NODES = 101     # Gauss-Hermite nodes: the posterior moments are exact to ~1e-10
@@ -82,7 +82,7 @@ def pattern_scores(parameters, codes, mask=None, method="map", variance=1.0):
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}; got {method!r}")
-    codes, mask, inverse = _patterns(*_check(parameters, codes, mask, variance))
+    codes, mask, inverse = _patterns(*checked_codes(parameters, codes, mask, variance))
     if method == "eap":
         theta, se = _eap(parameters, codes, mask, variance)
     else:
@@ -106,16 +106,10 @@ def eap_sum(parameters, codes=None, mask=None, variance=1.0):
     """
     _check_model(parameters, variance)
     if codes is not None:
-        codes, mask = _check(parameters, codes, mask, variance)
+        codes, mask = checked_codes(parameters, codes, mask, variance)
     nodes, log_weights = _nodes(variance)
-    likelihood = np.ones((1, len(nodes)))  # [sum score, node]: P(S = s | theta), no items yet
     probabilities = parameters.probabilities(nodes[:, np.newaxis])
-    for item in parameters.items:
-        p = probabilities[item].T  # [K, node]
-        longer = np.zeros((len(likelihood) + len(p) - 1, len(nodes)))
-        for k, p_k in enumerate(p):
-            longer[k:k + len(likelihood)] += likelihood * p_k
-        likelihood = longer
+    likelihood = summed_score_likelihood([probabilities[item].T for item in parameters.items])
     joint = likelihood * np.exp(log_weights)  # P(S = s, theta_q)
     marginal = joint.sum(axis=1)
     mean = joint @ nodes / marginal
@@ -138,7 +132,7 @@ def plausible_values(parameters, codes, mask=None, n_draws=5, variance=1.0, seed
     """
     if int(n_draws) != n_draws or n_draws < 1:
         raise ValueError(f"n_draws must be a positive integer; got {n_draws!r}")
-    patterns, observed, inverse = _patterns(*_check(parameters, codes, mask, variance))
+    patterns, observed, inverse = _patterns(*checked_codes(parameters, codes, mask, variance))
     mean, sd = _eap(parameters, patterns, observed, variance)
     grid = mean[:, np.newaxis] + sd[:, np.newaxis] * np.linspace(-8, 8, 401)  # [P, G]
     log_post = _log_likelihood(parameters, patterns, observed, grid) - grid ** 2 / (2 * variance)
@@ -187,6 +181,19 @@ def empirical_rxx(scores, se=None):
     return float(reliability) if scores.ndim == 1 else reliability
 
 
+def summed_score_likelihood(traces):
+    """Lord-Wingersky: P(S = s | theta_q) [S_max + 1, Q] of the sum of category codes, from
+    the items' P(x = k | theta_q) [K_j, Q], adding one item at a time:
+    L_j(s) = sum_k L_(j-1)(s - k) P_j(k)."""
+    likelihood = np.ones((1, traces[0].shape[1])) if traces else np.ones((1, 1))
+    for p in traces:
+        longer = np.zeros((len(likelihood) + len(p) - 1, likelihood.shape[1]))
+        for k, p_k in enumerate(p):
+            longer[k:k + len(likelihood)] += likelihood * p_k
+        likelihood = longer
+    return likelihood
+
+
 def _check_model(parameters, variance):
     if parameters.n_factors != 1:
         raise ValueError(f"parameters has {parameters.n_factors} factors; these scoring "
@@ -195,8 +202,9 @@ def _check_model(parameters, variance):
         raise ValueError(f"variance must be a positive number; got {variance!r}")
 
 
-def _check(parameters, codes, mask, variance):
-    """(codes [n, J] int, 0 where missing; mask [n, J] bool), or a ValueError."""
+def checked_codes(parameters, codes, mask, variance):
+    """(codes [n, J] int, 0 where missing; mask [n, J] bool) of a one-factor model's items,
+    or a ValueError naming what is wrong."""
     _check_model(parameters, variance)
     values = np.asarray(codes, float)
     n_items = len(parameters.items)

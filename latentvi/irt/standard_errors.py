@@ -30,6 +30,7 @@ import pandas as pd
 import tensorflow as tf
 
 from latentvi.irt import quadrature
+from latentvi.irt.scoring import unique_patterns
 
 __all__ = ["METHODS", "StandardErrors", "standard_errors"]
 
@@ -64,7 +65,6 @@ def standard_errors(estimator, codes, mask, method="observed"):
       codes, mask: the coded responses [n, J] and their observed cells (`Responses`).
       method: 'observed', 'sandwich' or 'crossprod'.
     """
-    from latentvi.irt.scoring import unique_patterns
     model = estimator.model_
     patterns, observed, inverse = unique_patterns(codes, mask)
     counts = np.bincount(inverse).astype(np.float64)
@@ -106,10 +106,7 @@ def _scores(model, x, mask, nodes, variables):
     with tf.GradientTape() as tape:
         per_pattern = quadrature.log_marginal(model, x, mask, nodes)
     rows = tape.jacobian(per_pattern, variables)
-    n = int(per_pattern.shape[0])
-    return np.concatenate([np.zeros((n, int(np.prod(v.shape)))) if r is None
-                           else r.numpy().reshape(n, -1).astype(np.float64)
-                           for r, v in zip(rows, variables)], axis=1)
+    return quadrature.jacobian_matrix(rows, variables, int(per_pattern.shape[0]))
 
 
 def _inverse(matrix):
@@ -163,10 +160,7 @@ def _reported(estimator, variables):
                     tensors.append(correlation[d, e])
         stacked = tf.stack(tensors)
     rows = tape.jacobian(stacked, variables, experimental_use_pfor=False)
-    count = len(tensors)
-    jacobian = np.concatenate([np.zeros((count, int(np.prod(v.shape)))) if r is None
-                               else r.numpy().reshape(count, -1).astype(np.float64)
-                               for r, v in zip(rows, variables)], axis=1)
+    jacobian = quadrature.jacobian_matrix(rows, variables, len(tensors))
     return labels, jacobian
 
 
