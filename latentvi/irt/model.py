@@ -19,7 +19,16 @@ import pandas as pd
 from latentvi._checks import one_of, positive_int
 from latentvi.convergence import ConvergenceWarning
 from latentvi.estimate import MonteCarloEstimate
-from latentvi.irt import item_fit, quadrature, residuals, saving, score_methods, scoring, training
+from latentvi.irt import (
+    item_fit,
+    person_fit,
+    quadrature,
+    residuals,
+    saving,
+    score_methods,
+    scoring,
+    training,
+)
 from latentvi.irt.information import item_information, test_information
 from latentvi.irt.item_parameters import ItemParameters
 from latentvi.irt.items import get as get_item_type
@@ -551,15 +560,53 @@ class ItemFactorModel:
         # the coded columns are in the fit's item order, that of item_parameters_
         return limited_information_fit(self, responses.codes[complete])
 
-    def item_fit(self, data, mincell=1.0):
-        """mirt's itemfit(): Orlando & Thissen's S-X2 per item of a one-factor model, with df,
-        RMSEA and p (`latentvi.irt.item_fit`; small expected cells collapsed as mirt does,
-        `mincell`). Only persons who answered every item count. DataFrame indexed by item."""
-        parameters = self._one_factor_items("item_fit")
+    def item_fit(self, data, fit_stats=None, mincell=1.0, method="eap"):
+        """mirt's itemfit(): a DataFrame indexed by item (in the order of `items_`).
+
+        fit_stats: any of
+          'S_X2': Orlando & Thissen's S-X2 with df, RMSEA and p (`latentvi.irt.item_fit`;
+            one-factor models; small expected cells collapsed as mirt does, `mincell`; persons
+            who answered every item);
+          'Zh': Drasgow's standardized log-likelihood of the item's answers;
+          'infit': the outfit and infit mean squares and their z (`latentvi.irt.person_fit`;
+            residuals at the persons' `method` scores, over the persons who answered the item).
+          Default: all three for a one-factor model, ('Zh', 'infit') for more factors.
+        method: the person scores behind Zh and infit ('eap', or for one factor 'map', 'ml',
+          'wle'; as `score`).
+        """
+        self._check_fitted()
+        one_factor = self.item_parameters_.n_factors == 1
+        fit_stats = (("S_X2", "Zh", "infit") if one_factor else ("Zh", "infit")) \
+            if fit_stats is None else ((fit_stats,) if isinstance(fit_stats, str) else fit_stats)
+        for name in fit_stats:
+            one_of(name, ("S_X2", "Zh", "infit"), "fit_stats")
         responses = self._encode(data)
-        table = item_fit.s_x2(parameters, responses.codes.astype(int), responses.mask,
-                              variance=float(self.factor_var_.iloc[0]), mincell=mincell)
-        return table.loc[self.item_order_]
+        codes, mask = responses.codes.astype(int), responses.mask
+        tables = []
+        if "S_X2" in fit_stats:
+            tables.append(item_fit.s_x2(self._one_factor_items("item_fit with 'S_X2'"), codes,
+                                        mask, variance=float(self.factor_var_.iloc[0]),
+                                        mincell=mincell))
+        if "Zh" in fit_stats or "infit" in fit_stats:
+            theta = self.score(data, method=method).to_numpy()[:, :len(self.factor_names_)]
+            table = person_fit.item_statistics(self.item_parameters_, codes, mask, theta)
+            keep = (["Zh"] if "Zh" in fit_stats else []) + (
+                person_fit.COLUMNS[:4] if "infit" in fit_stats else [])
+            tables.insert(0, table[keep])
+        return pd.concat(tables, axis=1).loc[self.item_order_]
+
+    def person_fit(self, data, method="eap"):
+        """mirt's personfit(): a DataFrame indexed like `data` with each person's outfit,
+        z_outfit, infit, z_infit and Zh (`latentvi.irt.person_fit`), from the residuals at
+        the person's `method` scores ('eap', or for one factor 'map', 'ml', 'wle'). Large
+        negative Zh and z (below -2, say) flag answer strings the model finds unlikely;
+        persons with no answers get NaN."""
+        self._check_fitted()
+        responses = self._encode(data)
+        theta = self.score(data, method=method).to_numpy()[:, :len(self.factor_names_)]
+        table = person_fit.person_statistics(self.item_parameters_,
+                                             responses.codes.astype(int), responses.mask, theta)
+        return table.set_axis(responses.index)
 
     def residuals(self, data, type="LD"):
         """mirt's residuals(): local dependence between item pairs (`latentvi.irt.residuals`).

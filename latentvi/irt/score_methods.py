@@ -206,6 +206,12 @@ def checked_codes(parameters, codes, mask, variance):
     """(codes [n, J] int, 0 where missing; mask [n, J] bool) of a one-factor model's items,
     or a ValueError naming what is wrong."""
     _check_model(parameters, variance)
+    return codes_of(parameters, codes, mask)
+
+
+def codes_of(parameters, codes, mask=None):
+    """(codes [n, J] int, 0 where missing; mask [n, J] bool) of the items of `parameters`
+    (any number of factors), or a ValueError naming the item and row that is wrong."""
     values = np.asarray(codes, float)
     n_items = len(parameters.items)
     if values.ndim != 2 or values.shape[1] != n_items:
@@ -220,7 +226,7 @@ def checked_codes(parameters, codes, mask, variance):
     if bad.any():
         i, j = np.argwhere(bad)[0]
         raise ValueError(f"codes must be integer categories 0..K-1 where observed; item "
-                         f"{parameters.items[j]!r} (K = {top[0, j] + 1}) has {values[i, j]!r} "
+                         f"{parameters.items[j]!r} (K = {top[0, j] + 1}) has {values[i, j]:g} "
                          f"in row {i}")
     return values.astype(int), mask
 
