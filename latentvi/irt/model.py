@@ -59,6 +59,7 @@ __all__ = ["ItemFactorModel"]
 
 ROTATIONS = ("oblimin", "geomin", "varimax", None)
 EXACT_CELLS = 50_000_000  # scores and log-likelihoods by quadrature up to this many evaluations
+SE_CELLS = 500_000_000  # standard errors by quadrature up to this many evaluations x weights
 _RASCH = "Rasch"  # `latentvi.irt.items.partial_credit.Rasch.name`
 
 
@@ -447,7 +448,8 @@ class ItemFactorModel:
         else:
             loc, scale = scoring.eap(self.model_, responses.codes, responses.mask,
                                      self.transform_,
-                                     num_samples=positive_int(num_samples, "num_samples"),
+                                     num_samples=None if num_samples is None
+                               else positive_int(num_samples, "num_samples"),
                                      seed=self.seed)
         scale[~responses.mask.any(axis=1)] = np.sqrt(self.factor_var_.to_numpy())
         names = self.factor_names_
@@ -631,34 +633,64 @@ class ItemFactorModel:
                                  scores[complete])
         return table.loc[self.item_order_, self.item_order_]
 
-    def standard_errors(self, data, method="observed"):
+    def standard_errors(self, data, method="observed", integration="auto", num_samples=None,
+                        seed=None):
         """Standard errors of the estimated parameters (`latentvi.irt.standard_errors`).
 
         Args:
           data: the data the model was fitted to (a DataFrame as in `fit`).
           method: 'observed' (default; the observed information, mirt's SE.type 'Oakes'),
             'sandwich' (robust) or 'crossprod' (the cross-product of the persons' scores).
+          integration: how the information's integrals over the factors are done:
+            'quadrature' (adaptive Gauss-Hermite, exact; at most 3 factors), 'sampling'
+            (importance sampling from q with `num_samples` draws per person, Louis' identity;
+            `latentvi.irt.sampled_information`; any number of factors and persons; the
+            result's `mc_error` says how much noise the draws leave) or 'auto' (default:
+            quadrature when it is cheap, at most 3 factors and 500 million item evaluations
+            times weights, else sampling).
+          num_samples, seed: draws per person (even) and their seed, when sampling. None
+            (default): 32, then 4 times more while `mc_error` exceeds 1%, up to 2,048 (large
+            data sets stop at 32: the error averages over persons).
 
         Returns:
-          `StandardErrors`: `.items` (shaped like `items_`), `.factor_corr`, `.vcov`.
+          `StandardErrors`: `.items` (shaped like `items_`), `.factor_corr`, `.vcov`,
+          `.mc_error`.
 
         Raises:
           ValueError: for an exploratory model with several factors (the SEs of rotated slopes
-            are not implemented: fit a confirmatory model, or `rotation=None`), or more than 3
-            factors (the information comes from quadrature).
+            are not implemented: fit a confirmatory model, or `rotation=None`).
         """
         self._check_fitted()
         one_of(method, METHODS, "method")
+        one_of(integration, ("auto", "quadrature", "sampling"), "integration")
         if self.pattern is None and self.n_factors > 1 and not self._rasch():
             raise ValueError("standard errors of an exploratory model with several factors "
                              "are not implemented (the rotation would need its own delta "
                              "method); fit a confirmatory model (pattern=...) instead")
-        if quadrature.n_points(self.model_.latent_dim) is None:
-            raise ValueError(f"standard errors need at most 3 factors (they come from the "
-                             f"quadrature log-likelihood); this model has "
-                             f"{self.model_.latent_dim}")
+        n_factors = self.model_.latent_dim
+        if integration == "quadrature" and quadrature.n_points(n_factors) is None:
+            raise ValueError(f"integration='quadrature' needs at most 3 factors; this model "
+                             f"has {n_factors} (use integration='sampling')")
         responses = self._encode(data)
-        return standard_errors(self, responses.codes, responses.mask, method)
+        sampling = integration == "sampling" or (
+            integration == "auto" and not self._cheap_information(responses))
+        return standard_errors(self, responses.codes, responses.mask, method,
+                               sampling=sampling,
+                               num_samples=None if num_samples is None
+                               else positive_int(num_samples, "num_samples"),
+                               seed=int(self.seed or 0) if seed is None else int(seed))
+
+    def _cheap_information(self, responses):
+        """Whether the quadrature information costs at most SE_CELLS (item evaluations x
+        weight entries: the Hessian takes one backward pass per entry)."""
+        n_factors = self.model_.latent_dim
+        if quadrature.n_points(n_factors) is None:
+            return False
+        patterns = len(scoring.unique_patterns(responses.codes, responses.mask)[0])
+        weights = (self.model_.likelihood.trainable_variables
+                   + self.model_.prior.trainable_variables)
+        entries = sum(int(np.prod(v.shape)) for v in weights)
+        return quadrature.cells(patterns, len(responses.items), n_factors) * entries <= SE_CELLS
 
     def item_information(self, theta, direction=None):
         """Fisher information of each item at theta (see `latentvi.irt.information`)."""

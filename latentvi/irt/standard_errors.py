@@ -30,13 +30,16 @@ import pandas as pd
 import tensorflow as tf
 
 from latentvi.irt import quadrature
+from latentvi.irt.sampled_information import NUM_SAMPLES, sampled_information
 from latentvi.irt.scoring import unique_patterns
 
 __all__ = ["METHODS", "StandardErrors", "standard_errors"]
 
 METHODS = ("observed", "sandwich", "crossprod")
 _PROBABILITIES = ("g", "u")
-_UNUSED = 1e-12  # a weight entry whose information is below this never moves the likelihood
+_UNUSED = 1e-12
+MC_TARGET = 0.01   # relative Monte Carlo SD of the SEs that automatic draws aim below
+MAX_SAMPLES = 2048  # a weight entry whose information is below this never moves the likelihood
 
 
 class StandardErrors(NamedTuple):
@@ -50,22 +53,76 @@ class StandardErrors(NamedTuple):
       vcov: DataFrame, the covariance matrix of the estimated parameters, labelled
         'item:name' ('GROUP:COV_21', ...); equal parameters appear once per item.
       method: 'observed', 'sandwich' or 'crossprod'.
+      mc_error: when the information came from importance sampling, the relative Monte Carlo
+        SD of the SEs (0.005: the SEs carry about 0.5% of noise from the draws), estimated
+        from two independent halves of the draws; 0 by quadrature.
     """
     items: pd.DataFrame
     factor_corr: pd.DataFrame
     vcov: pd.DataFrame
     method: str
+    mc_error: float = 0.0
 
 
-def standard_errors(estimator, codes, mask, method="observed"):
+def standard_errors(estimator, codes, mask, method="observed", sampling=False,
+                    num_samples=None, seed=0):
     """The `StandardErrors` of a fitted `ItemFactorModel` on its coded data.
 
     Args:
       estimator: the fitted ItemFactorModel (confirmatory, or exploratory with one factor).
       codes, mask: the coded responses [n, J] and their observed cells (`Responses`).
       method: 'observed', 'sandwich' or 'crossprod'.
+      sampling: the information by importance sampling (`sampled_information`, any number of
+        factors) instead of quadrature (at most 3 factors).
+      num_samples, seed: the draws per person and their seed when sampling; num_samples None:
+        32, then 4 times more while the Monte Carlo error of the SEs (`mc_error`) exceeds 1%,
+        up to 2,048.
     """
     model = estimator.model_
+    variables = model.likelihood.trainable_variables + model.prior.trainable_variables
+    if sampling:
+        draws = NUM_SAMPLES if num_samples is None else num_samples
+        while True:
+            found = sampled_information(model, codes, mask, variables, draws, seed)
+            result = _from_information(estimator, variables, method, found.information,
+                                       found.outer, found.halves)
+            if num_samples is not None or result.mc_error <= MC_TARGET or draws >= MAX_SAMPLES:
+                return result
+            draws *= 4
+    information, outer = _quadrature_information(model, codes, mask, variables,
+                                                  method != "observed")
+    return _from_information(estimator, variables, method, information, outer, None)
+
+
+def _from_information(estimator, variables, method, information, outer, halves):
+    """`StandardErrors` from the information and score cross-product over every entry of
+    `variables` (and the two halves' informations when they were sampled)."""
+    model = estimator.model_
+    basis = quadrature.free_basis(model, variables)
+    information = basis.T @ information @ basis
+    used = np.abs(np.diag(information)) > _UNUSED
+    basis, information = basis[:, used], information[np.ix_(used, used)]
+    outer = None if outer is None else basis.T @ outer @ basis
+    covariance = _covariance(method, information, outer)
+    labels, jacobian = _reported(estimator, variables)
+    jacobian = jacobian @ basis
+    estimated = np.abs(jacobian).sum(axis=1) > 0
+    jacobian = jacobian[estimated]
+    reported = jacobian @ covariance @ jacobian.T
+    labels = [label for label, keep in zip(labels, estimated) if keep]
+    names = [f"{i}:{n}" for i, n in labels]
+    vcov = pd.DataFrame(reported, index=names, columns=names)
+    se = np.sqrt(np.maximum(np.diag(reported), 0.0))
+    error = 0.0 if halves is None else _monte_carlo_error(method, halves, outer, basis,
+                                                           jacobian, se)
+    se = dict(zip(labels, se))
+    return StandardErrors(_items_table(estimator, se), _corr_table(estimator, se), vcov, method,
+                          error)
+
+
+def _quadrature_information(model, codes, mask, variables, with_outer):
+    """(observed information, sum_p n_p s_p s_p^T or None) over every entry of `variables`,
+    by adaptive quadrature with the nodes re-centred at the posterior moments."""
     patterns, observed, inverse = unique_patterns(codes, mask)
     counts = np.bincount(inverse).astype(np.float64)
     points = quadrature.n_points(model.latent_dim)
@@ -74,31 +131,37 @@ def standard_errors(estimator, codes, mask, method="observed"):
     nodes = quadrature.nodes_from_q(model, x, mask, points)
     for _ in range(2):
         nodes = quadrature.recentre(model, x, mask, nodes, points)
-    variables = model.likelihood.trainable_variables + model.prior.trainable_variables
-    basis = quadrature.free_basis(model, variables)
-    information = quadrature.information(model, x, mask, nodes, counts, variables) @ basis
-    information = basis.T @ information
-    used = np.abs(np.diag(information)) > _UNUSED
-    basis, information = basis[:, used], information[np.ix_(used, used)]
+    information = quadrature.information(model, x, mask, nodes, counts, variables)
+    if not with_outer:
+        return information, None
+    scores = _scores(model, x, mask, nodes, variables)  # [P, W]
+    return information, scores.T @ (scores * counts[:, np.newaxis])
+
+
+def _covariance(method, information, outer):
+    """Cov(u) of the free coordinates by `method`."""
     if method == "observed":
-        covariance = _inverse(information)
-    else:
-        scores = _scores(model, x, mask, nodes, variables) @ basis  # [P, p]
-        outer = scores.T @ (scores * counts[:, np.newaxis])
-        if method == "crossprod":
-            covariance = _inverse(outer)
-        else:
-            bread = _inverse(information)
-            covariance = bread @ outer @ bread
-    labels, jacobian = _reported(estimator, variables)
-    jacobian = jacobian @ basis
-    estimated = np.abs(jacobian).sum(axis=1) > 0
-    reported = jacobian[estimated] @ covariance @ jacobian[estimated].T
-    labels = [label for label, keep in zip(labels, estimated) if keep]
-    vcov = pd.DataFrame(reported, index=[f"{i}:{n}" for i, n in labels],
-                        columns=[f"{i}:{n}" for i, n in labels])
-    se = dict(zip(labels, np.sqrt(np.maximum(np.diag(reported), 0.0))))
-    return StandardErrors(_items_table(estimator, se), _corr_table(estimator, se), vcov, method)
+        return _inverse(information)
+    if method == "crossprod":
+        return _inverse(outer)
+    bread = _inverse(information)
+    return bread @ outer @ bread
+
+
+def _monte_carlo_error(method, halves, outer, basis, jacobian, se):
+    """The relative Monte Carlo SD of the SEs, sqrt(mean over parameters of
+    ((SE_a - SE_b) / (2 SE))^2), from the two halves' informations (the crossprod SEs use
+    both halves' scores together: their error is not split and is reported as 0)."""
+    if method == "crossprod":
+        return 0.0
+    parts = []
+    for half in halves:
+        information = basis.T @ half @ basis
+        covariance = _covariance(method, information, outer)
+        parts.append(np.sqrt(np.maximum(np.einsum("rw,wv,rv->r", jacobian, covariance,
+                                                  jacobian), 0.0)))
+    relative = (parts[0] - parts[1]) / (2.0 * np.where(se > 0, se, np.nan))
+    return float(np.sqrt(np.nanmean(relative ** 2)))
 
 
 def _scores(model, x, mask, nodes, variables):
