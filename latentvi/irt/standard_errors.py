@@ -182,48 +182,57 @@ def _inverse(matrix):
 
 
 def _reported(estimator, variables):
-    """The reported parameters as (item, name) labels and their Jacobian d phi / dw [R, W]."""
+    """The reported parameters as (item, name) labels and their Jacobian d phi / dw [R, W].
+
+    The parameters come in blocks (the slope matrix, each group's parameter vectors, the
+    correlations): one vectorized Jacobian per block, its rows picked by (block, entry)."""
     model = estimator.model_
     likelihood = model.likelihood
     items = list(estimator.item_parameters_.items)
     transform = np.asarray(estimator.transform_, np.float64)
-    labels, tensors = [], []
+    labels, picks, blocks = [], [], []
     with tf.GradientTape(persistent=True) as tape:
         slopes = likelihood.decoder.slopes
         rasch = estimator._rasch()
         if not rasch:
             reported = slopes @ tf.constant(np.linalg.inv(transform).T, tf.float32)
+            blocks.append(tf.reshape(reported, [-1]))
+            n_factors = len(estimator.factor_names_)
             for j, item in enumerate(items):
-                for d, factor in enumerate(estimator.factor_names_):
+                for d in range(n_factors):
                     labels.append((item, f"a{d + 1}"))
-                    tensors.append(reported[j, d])
+                    picks.append((0, j * n_factors + d))
         for group, (start, stop) in zip(likelihood.groups, likelihood.slices):
-            found = group.parameter_tensors()
+            found, index = group.parameter_tensors(), {}
             for local, j in enumerate(range(start, stop)):
                 kind = group.item_type(local)
                 constant = kind.fixed_parameters(group.n_categories[local])
                 for name in kind.parameter_names(group.n_categories[local]):
                     if name in constant:
                         continue
-                    value = found[name][local]
+                    if name not in index:
+                        index[name] = len(blocks)
+                        value = found[name]
+                        blocks.append(tf.sigmoid(value) if name in _PROBABILITIES else value)
                     labels.append((items[j], name))
-                    tensors.append(tf.sigmoid(value) if name in _PROBABILITIES else value)
+                    picks.append((index[name], local))
         names = estimator.factor_names_
         if rasch:
+            blocks.append(tf.square(slopes[0]))
             for d in range(len(names)):
                 labels.append(("GROUP", f"COV_{d + 1}{d + 1}"))
-                tensors.append(tf.square(slopes[0, d]))
+                picks.append((len(blocks) - 1, d))
         elif estimator._learns_correlations(estimator.pattern):
-            flip = np.diag(np.sign(np.diag(transform)))
-            flip = tf.constant(flip, tf.float32)
-            correlation = flip @ model.prior.correlation @ flip
+            flip = tf.constant(np.diag(np.sign(np.diag(transform))), tf.float32)
+            blocks.append(tf.reshape(flip @ model.prior.correlation @ flip, [-1]))
             for d in range(len(names)):
                 for e in range(d):
                     labels.append(("GROUP", f"COV_{d + 1}{e + 1}"))
-                    tensors.append(correlation[d, e])
-        stacked = tf.stack(tensors)
-    rows = tape.jacobian(stacked, variables, experimental_use_pfor=False)
-    jacobian = quadrature.jacobian_matrix(rows, variables, len(tensors))
+                    picks.append((len(blocks) - 1, d * len(names) + e))
+    matrices = [quadrature.jacobian_matrix(tape.jacobian(block, variables), variables,
+                                           int(block.shape[0])) for block in blocks]
+    jacobian = np.array([matrices[block][row] for block, row in picks]).reshape(
+        len(picks), -1)
     return labels, jacobian
 
 
