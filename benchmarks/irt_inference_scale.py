@@ -50,10 +50,10 @@ def draw(seed, n_persons):
     return data, truth
 
 
-def fit(data, truth, seed):
+def fit(data, truth, seed, refine="auto"):
     from latentvi import irt
-    return irt.ItemFactorModel(N_FACTORS, pattern=truth["pattern"], seed=seed).fit(
-        data, verbose=0)
+    return irt.ItemFactorModel(N_FACTORS, pattern=truth["pattern"], seed=seed,
+                               refine=refine).fit(data, verbose=0)
 
 
 def timing(n_persons):
@@ -80,7 +80,7 @@ def timing(n_persons):
     return steps
 
 
-def replications(n_persons, count, path):
+def replications(n_persons, count, path, refine="auto"):
     results = json.loads(path.read_text()) if path.exists() else {}
     runs = results.setdefault("runs", [])
     done = {run["seed"] for run in runs}
@@ -90,10 +90,14 @@ def replications(n_persons, count, path):
         data, truth = draw(seed, n_persons)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            model = fit(data, truth, seed)
+            start = time.perf_counter()
+            model = fit(data, truth, seed, refine)
+            fitted = time.perf_counter()
             se = model.standard_errors(data)
+            finished = time.perf_counter()
         runs.append({"seed": seed, "estimates": flatten(model.items_, model.factor_corr_),
-                     "se": flatten(se.items, se.factor_corr), "mc_error": se.mc_error})
+                     "se": flatten(se.items, se.factor_corr), "mc_error": se.mc_error,
+                     "fit_s": fitted - start, "se_s": finished - fitted})
         results["summary"] = summarize(runs, truth)
         path.write_text(json.dumps(results, indent=1))
         print(f"replication {seed}: {results['summary']}", file=sys.stderr, flush=True)
@@ -133,8 +137,11 @@ def main(argv=None):
     parser.add_argument("what", choices=["timing", "replications"])
     parser.add_argument("--persons", type=int, default=N_PERSONS)
     parser.add_argument("--replications", type=int, default=10)
+    parser.add_argument("--refine", action="store_true",
+                        help="fit with refine=True (Newton steps from sampled information)")
     args = parser.parse_args(argv)
-    path = RESULTS / f"irt_inference_scale_{args.what}.json"
+    suffix = "_refined" if args.refine else ""
+    path = RESULTS / f"irt_inference_scale_{args.what}{suffix}.json"
     if args.what == "timing":
         result = {"machine": {"platform": platform.platform(), "cpu_count": os.cpu_count()},
                   "n_persons": args.persons, "steps": timing(args.persons)}
@@ -143,7 +150,8 @@ def main(argv=None):
         for name, step in result["steps"].items():
             print(f"| {name} | {step['seconds']} | {step['peak_rss_gb']} |")
     else:
-        result = replications(args.persons, args.replications, path)
+        result = replications(args.persons, args.replications, path,
+                              True if args.refine else "auto")
         print(json.dumps(result["summary"], indent=1))
 
 

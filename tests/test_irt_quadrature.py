@@ -96,10 +96,6 @@ def test_refine_argument_is_checked():
     lsat7 = load_lsat7()
     with pytest.raises(ValueError, match="refine must be True, False or 'auto'"):
         irt.ItemFactorModel(1, refine="yes").fit(lsat7, verbose=0)
-    data, truth = irt.simulate(300, 8, 4, seed=0)
-    with pytest.raises(ValueError, match="refine=True needs at most 3 factors"):
-        irt.ItemFactorModel(4, refine=True, pattern=truth["pattern"]).fit(data, epochs=1,
-                                                                          verbose=0)
 
 
 def test_auto_refines_only_affordable_grids():

@@ -157,8 +157,10 @@ def _training_options(fit):
     fit.add_argument("--iw-samples", type=int,
                      help="importance samples per person in the bound (default: 5..50, "
                           "chosen from the data size)")
-    fit.add_argument("--loglik-samples", type=int, default=5000,
-                     help="importance samples for the reported log-likelihood (default 5000)")
+    fit.add_argument("--loglik-samples", type=int, default=None,
+                     help="importance samples per person for the reported log-likelihood when "
+                          "it is not computed by quadrature (default: 5000, fewer for large "
+                          "data, at least 200)")
     fit.add_argument("--seed", type=int,
                      help="integer seed: the same seed, data and versions give the same files")
 

@@ -60,6 +60,9 @@ __all__ = ["ItemFactorModel"]
 ROTATIONS = ("oblimin", "geomin", "varimax", None)
 EXACT_CELLS = 50_000_000  # scores and log-likelihoods by quadrature up to this many evaluations
 SE_CELLS = 500_000_000  # standard errors by quadrature up to this many evaluations x weights
+SAMPLED_CELLS = 1_000_000_000  # default draws: persons x draws x items per sampled pass
+SCORE_DRAWS = (100, 1000)      # (fewest, most) draws per person for EAP scores by sampling
+LOGLIK_DRAWS = (200, 5000)     # ... and for the log-likelihood
 _RASCH = "Rasch"  # `latentvi.irt.items.partial_credit.Rasch.name`
 
 
@@ -111,9 +114,13 @@ class ItemFactorModel:
         when it is cheap: at most 3 factors and at most 2 million item evaluations per pass
         (distinct answer patterns x nodes x items; nodes 21, 11 x 11, 7 x 7 x 7), which covers
         LSAT7, Science and 1,000 persons x 20 binary items at one factor (0.3-2 s), where the
-        stochastic estimate's noise is largest against its standard errors; True always (up
-        to 3 factors; worth it for 3PL / 4PL items, whose guessing sits on a flat ridge),
-        False never.
+        stochastic estimate's noise is largest against its standard errors; True always
+        (worth it for 3PL / 4PL items, whose guessing sits on a flat ridge; and for large
+        data, where the stochastic fit's distance from the maximum, about 1 standard error at
+        100,000 persons, would make confidence intervals too short). Beyond 3 factors True
+        takes Newton steps with the score and observed information estimated by importance
+        sampling (`latentvi.irt.sampled_refinement`; about 10 times the fit's time at 100,000
+        persons x 100 items x 5 factors). False never.
 
     Raises (in `fit`, before any training):
       SuspiciousColumns: columns that look like an ID or a demographic (a ValueError whose
@@ -137,7 +144,9 @@ class ItemFactorModel:
       converged_: True if the convergence rule stopped the fit, False if its budget ran out
         first, None for a fixed number of epochs.
       refinement_: the exact-ML refinement's `quadrature.Refinement` (log-likelihood per
-        person before and after, iterations, whether it converged), or None if not run.
+        person before and after, iterations, whether it converged), beyond 3 factors a
+        `sampled_refinement.SampledRefinement` (steps, draws, the last step in SEs), or None
+        if not run.
       settings_: the epochs, batch_size, iw_samples, learning rates, max_steps, check_steps
         and tol the fit used.
       model_: the fitted `latentvi.LatentModel` (unrotated factors z).
@@ -409,7 +418,7 @@ class ItemFactorModel:
                     else np.ones(len(self.factor_names_)))
         return pd.Series(variance, index=self.factor_names_, name="variance")
 
-    def score(self, data, method="eap", num_samples=1000, integration="auto"):
+    def score(self, data, method="eap", num_samples=None, integration="auto"):
         """Person scores and their standard errors, as mirt's fscores(method=...).
 
         method: 'eap' (default): the posterior mean and SD of each factor (below); for
@@ -423,8 +432,11 @@ class ItemFactorModel:
         (`latentvi.irt.quadrature`): exact, as mirt's. Otherwise ('sampling', or more factors)
         by self-normalized importance sampling from q with `num_samples` draws per person:
         with q close to the posterior the Monte Carlo error of an EAP is about its posterior
-        SD / sqrt(num_samples), 3% of the reported SE at the default 1,000 draws (more for
-        extreme patterns, where q fits the posterior worst).
+        SD / sqrt(num_samples), 3% of the reported SE at 1,000 draws and 10% at 100 (more for
+        extreme patterns, where q fits the posterior worst); the total error of a score, its
+        SE and this added in quadrature, is then 0.05% / 0.5% larger than the SE. None
+        (default): 1,000 draws, fewer for large data (persons x draws x items at most 1e9,
+        at least 100 draws), so that scoring costs about what the fit did.
 
         `data` is coded as at fit time (the same `missing_codes`); with `items`, its other
         columns are left out.
@@ -446,11 +458,9 @@ class ItemFactorModel:
             loc, scale = scoring.exact_eap(self.model_, responses.codes, responses.mask,
                                            self.transform_)
         else:
+            draws = self._draws(responses, num_samples, SCORE_DRAWS)
             loc, scale = scoring.eap(self.model_, responses.codes, responses.mask,
-                                     self.transform_,
-                                     num_samples=None if num_samples is None
-                               else positive_int(num_samples, "num_samples"),
-                                     seed=self.seed)
+                                     self.transform_, num_samples=draws, seed=self.seed)
         scale[~responses.mask.any(axis=1)] = np.sqrt(self.factor_var_.to_numpy())
         names = self.factor_names_
         return pd.DataFrame(np.hstack([loc, scale]), index=responses.index,
@@ -494,7 +504,7 @@ class ItemFactorModel:
         return score_methods.marginal_rxx(self._one_factor_items("marginal_rxx"),
                                           variance=float(self.factor_var_.iloc[0]))
 
-    def log_likelihood(self, data, num_samples=5000, integration="auto"):
+    def log_likelihood(self, data, num_samples=None, integration="auto"):
         """The marginal log-likelihood sum_i log p(x_i), in nats.
 
         Returns a `latentvi.MonteCarloEstimate`: a float with `.se`. By adaptive Gauss-Hermite
@@ -503,7 +513,11 @@ class ItemFactorModel:
         sampling ('sampling') with `num_samples` draws per person, `.se` is the Monte Carlo
         standard error of the sum (sqrt of the sum of the persons' squared delta-method SEs;
         see `latentvi.log_marginal_likelihood`), which falls like 1 / sqrt(num_samples); `str`
-        prints the value to the precision the error supports. 'auto' (default): quadrature
+        prints the value to the precision the error supports. Each person's estimate is
+        corrected for the log's bias by half its squared SE (the delta method: E[log mean w]
+        ~ log p(x) - Var(mean w) / (2 p(x)^2)), which leaves a bias of order 1 / num_samples^2.
+        num_samples None (default): 5,000 draws, fewer for large data (persons x draws x items
+        at most 1e9, at least 200). 'auto' integration (default): quadrature
         when the model has at most 3 factors and the data at most 50 million item evaluations
         (distinct answer patterns x nodes x items), else sampling.
         """
@@ -513,7 +527,16 @@ class ItemFactorModel:
             return MonteCarloEstimate(float(np.sum(values)), 0.0)
         return scoring.total(*scoring.log_likelihood(
             self.model_, responses.codes, responses.mask,
-            num_samples=positive_int(num_samples, "num_samples"), seed=self.seed))
+            num_samples=self._draws(responses, num_samples, LOGLIK_DRAWS), seed=self.seed))
+
+    def _draws(self, responses, num_samples, limits):
+        """num_samples, or for None the most draws in `limits` (low, high) that keep persons x
+        draws x items within SAMPLED_CELLS (at least low)."""
+        if num_samples is not None:
+            return positive_int(num_samples, "num_samples")
+        low, high = limits
+        cells = max(int(responses.mask.any(axis=1).sum()), 1) * len(responses.items)
+        return int(np.clip(SAMPLED_CELLS // cells, low, high))
 
     def _quadrature(self, responses, integration):
         """Whether `integration` ('auto', 'quadrature', 'sampling') means quadrature here."""
@@ -531,7 +554,7 @@ class ItemFactorModel:
         patterns = len(scoring.unique_patterns(responses.codes, responses.mask)[0])
         return quadrature.cells(patterns, len(responses.items), n_factors) <= EXACT_CELLS
 
-    def information_criteria(self, data, num_samples=5000, integration="auto"):
+    def information_criteria(self, data, num_samples=None, integration="auto"):
         """Series: loglik, loglik_se (0 by quadrature; else its Monte Carlo SE, and the
         criteria's are twice it), n_params, AIC = -2 loglik + 2 p, BIC = -2 loglik + p log(n),
         SABIC and HQ (`latentvi.irt.model_comparison`). `integration` as in `log_likelihood`."""

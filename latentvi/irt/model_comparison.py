@@ -31,7 +31,7 @@ def criteria(loglik, n_parameters, n_persons):
             "BIC": deviance + n_parameters * np.log(n_persons)}
 
 
-def anova(smaller, larger, data, num_samples=5000):
+def anova(smaller, larger, data, num_samples=None):
     """mirt's anova(m1, m2): both models' criteria and the likelihood-ratio test of the first
     (nested in the second) against the second.
 
@@ -40,7 +40,8 @@ def anova(smaller, larger, data, num_samples=5000):
         second (e.g. a Rasch and a 2PL model).
       data: the data both were fitted to.
       num_samples: importance samples per person where a log-likelihood cannot be computed by
-        quadrature (more than 3 factors); the test is then only as exact as those estimates.
+        quadrature (more than 3 factors; None: `ItemFactorModel.log_likelihood`'s default);
+        the test is then only as exact as those estimates.
 
     Returns:
       DataFrame with one row per model: loglik, n_params, AIC, SABIC, HQ, BIC, and on the

@@ -54,12 +54,14 @@ CHUNK_CELLS = 2**23   # draws x persons x items per chunk
 
 
 class SampledInformation(NamedTuple):
-    """The observed information [W, W] and the cross-product of the persons' scores
-    sum_i n_i s_i s_i^T [W, W], over every entry of the model's variables (float64), and the
-    two halves' informations (their average is `information`)."""
+    """Over every entry of the model's variables (float64): the observed information [W, W]
+    (of the log-posterior, with the items' priors), the cross-product of the persons' scores
+    sum_i s_i s_i^T [W, W], the two halves' informations (their average is `information`),
+    and the gradient of the log-likelihood (+ log-prior) [W]."""
     information: np.ndarray
     outer: np.ndarray
     halves: tuple
+    gradient: np.ndarray
 
 
 def sampled_information(model, codes, mask, variables, num_samples=NUM_SAMPLES, seed=0):
@@ -91,6 +93,7 @@ def sampled_information(model, codes, mask, variables, num_samples=NUM_SAMPLES, 
                       lambda ref: _step_function(ref, variables, _prior_terms)))
     halves = [np.zeros((size, size)), np.zeros((size, size))]
     outer = np.zeros((size, size))
+    gradient = np.zeros(size)
     for start in range(0, len(patterns), chunk):
         rows = slice(start, start + chunk)
         x = tf.constant(patterns[rows], tf.float32)
@@ -101,9 +104,32 @@ def sampled_information(model, codes, mask, variables, num_samples=NUM_SAMPLES, 
             complete, covariance, scores = _half(steps, x, m, counts[rows], z_half, layout)
             halves[half] += complete - covariance
             outer += 0.5 * (scores.T @ (scores * counts[rows, np.newaxis]))
+            gradient += 0.5 * (counts[rows] @ scores)
     expand = layout.expand
-    return SampledInformation(expand(0.5 * (halves[0] + halves[1])), expand(outer),
-                              tuple(expand(h) for h in halves))
+    prior_gradient, prior_information = _item_prior(model, variables)
+    halves = tuple(expand(h) + prior_information for h in halves)
+    full = np.zeros(owners.shape[1])
+    full[active] = gradient
+    return SampledInformation(0.5 * (halves[0] + halves[1]), expand(outer), halves,
+                              full + prior_gradient)
+
+
+def _item_prior(model, variables):
+    """The gradient [W] and minus the Hessian [W, W] of the items' log-prior (zeros without
+    priors), by plain autodiff: the prior is a small function of the weights."""
+    size = sum(int(np.prod(v.shape)) for v in variables)
+    with tf.GradientTape(persistent=True) as outer:
+        with tf.GradientTape() as inner:
+            value = tf.convert_to_tensor(model.likelihood.log_prior(), tf.float32)
+        gradient = inner.gradient(value, variables)
+        if all(g is None for g in gradient):
+            return np.zeros(size), np.zeros((size, size))
+        gradient = _flat(gradient, variables)
+    rows = outer.jacobian(gradient, variables)
+    hessian = np.concatenate([np.zeros((size, int(np.prod(v.shape)))) if r is None
+                              else r.numpy().reshape(size, -1) for r, v in zip(rows, variables)],
+                             axis=1).astype(np.float64)
+    return gradient.numpy().astype(np.float64), -0.5 * (hessian + hessian.T)
 
 
 def _draws(model, x, mask, num_samples, seed, start):

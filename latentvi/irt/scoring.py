@@ -81,12 +81,15 @@ def _moments_function(model_ref, num_samples):
 def log_likelihood(model, codes, mask, num_samples=5000, seed=None):
     """log p(x_i) for every person and its Monte Carlo SE: two float64 arrays [n].
 
-    Unlike `eap`, persons are not pooled by pattern: the total log-likelihood sums n independent
+    Each value is corrected for the bias of the log of a mean by half its squared SE (the
+    delta method). Unlike `eap`, persons are not pooled by pattern: the total log-likelihood sums n independent
     estimates, so its Monte Carlo error grows like sqrt(n), not like a pattern's count; the SE
     of the sum is sqrt(sum of the squared SEs) (`total`).
     """
+    rows = int(np.clip(CHUNK_CELLS // (num_samples * codes.shape[1]), 100, 4096))
     values, errors = log_marginal_likelihood(model, codes, num_samples=num_samples, mask=mask,
-                                             seed=seed, return_se=True)
+                                             seed=seed, return_se=True, batch_size=rows)
+    values = values + 0.5 * errors ** 2  # the delta method's bias correction of the log
     empty = ~mask.any(axis=1)
     values[empty], errors[empty] = 0.0, 0.0
     return values, errors

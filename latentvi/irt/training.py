@@ -58,7 +58,7 @@ import numpy as np
 from latentvi._checks import positive_float, positive_int
 from latentvi.convergence import Convergence, PlateauCosine
 from latentvi.fitting import fit
-from latentvi.irt import quadrature
+from latentvi.irt import quadrature, sampled_refinement
 from latentvi.irt.likelihood import ItemResponse, ItemSlopes
 from latentvi.irt.scoring import unique_patterns
 from latentvi.model import LatentModel
@@ -197,16 +197,17 @@ def refine(model, responses, mode="auto"):
     """The exact-ML refinement (`latentvi.irt.quadrature.refine`) of a fitted model, on the
     data's distinct answer patterns; returns its `Refinement`, or None where it was not run.
 
-    mode: True (refine; a ValueError above 3 factors, where the product grid is too large),
-    False (never), or 'auto' (refine when patterns x nodes x items <= REFINE_CELLS).
+    mode: True (refine: by quadrature up to 3 factors; beyond, Newton steps with the
+    importance-sampled score and information, `sampled_refinement.newton_refine`, which
+    returns a `SampledRefinement`), False (never), or 'auto' (quadrature when patterns x
+    nodes x items <= REFINE_CELLS).
     """
     if mode is False:
         return None
     n_factors = model.latent_dim
     if quadrature.n_points(n_factors) is None:
         if mode is True:
-            raise ValueError(f"refine=True needs at most 3 factors (adaptive quadrature on a "
-                             f"product grid); this model has {n_factors}")
+            return sampled_refinement.newton_refine(model, responses.codes, responses.mask)
         return None
     patterns, observed, inverse = unique_patterns(responses.codes, responses.mask)
     size = quadrature.cells(len(patterns), patterns.shape[1], n_factors)

@@ -1,0 +1,129 @@
+"""Newton steps to the marginal maximum likelihood beyond quadrature, from sampled information.
+
+A stochastic variational fit stops near, not at, the maximum of the marginal likelihood: with
+100,000 persons and 5 factors its slopes sit about 1 standard error short on average (the
+importance-weighted bound's own bias and the optimizer's noise), so 95% intervals around them
+would cover the truth far less than 95% of the time. Up to 3 factors `quadrature.refine`
+finishes the job exactly; beyond, the product grid is too large. Instead, with the score
+g = sum_i s_i and the observed information I both estimated by importance sampling from q
+(`latentvi.irt.sampled_information`: Fisher's and Louis' identities), the Newton step
+
+    w <- w + B (B^T I B)^-1 B^T g       (B: the free coordinates, `quadrature.free_basis`)
+
+moves the weights to the maximum; from a start within a few standard errors one or two steps
+suffice (the "one-step estimator" of Le Cam, efficient as the maximum itself). Each step is
+checked on the importance-sampled log-likelihood with the step's own draws (common random
+numbers) and halved, up to 3 times, if it does not improve it.
+
+Monte Carlo error: the score of each person is estimated from `num_samples` draws; its error
+averages over persons, and the step inherits it as a fraction of the sampling SE of about
+sqrt(missing information / effective draws), a few percent at the default 32 draws.
+
+References:
+  [1] Le Cam (1956). On the asymptotic theory of estimation and testing hypotheses. Berkeley
+      Symposium 1.
+  [2] Louis (1982). Finding the observed information matrix when using the EM algorithm.
+      JRSS B 44(2).
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+import tensorflow as tf
+
+from latentvi.irt import quadrature
+from latentvi.irt.sampled_information import NUM_SAMPLES, sampled_information
+
+__all__ = ["SampledRefinement", "newton_refine"]
+
+STEPS = 2
+BACKTRACKS = 3
+PERSON_DRAWS = 3_200_000  # draws per step in all (persons x draws), between 32 and 256 each
+CHUNK_CELLS = 2**23
+
+
+class SampledRefinement(NamedTuple):
+    """What `newton_refine` did: the importance-sampled log-likelihood (log-posterior, with
+    priors) per person before and after, the Newton steps taken, the draws per person, and
+    the size of the last step in standard errors (root mean square over the free weights)."""
+    before: float
+    after: float
+    steps: int
+    num_samples: int
+    last_step_se: float
+
+
+def newton_refine(model, codes, mask, steps=STEPS, num_samples=None, seed=0):
+    """Newton steps on the likelihood's and the prior's weights (module docstring); the
+    model's weights hold the result. Returns a `SampledRefinement`.
+
+    num_samples: draws per person; None: 3.2 million draws in all, between 32 and 256 per
+    person (small data sets have a larger sampling SE, which the Monte Carlo error of the step
+    must stay well below: 128 draws put a 20,000-person 4-factor fit within 0.12 SE, RMS, of
+    the exact maximum, 32 draws within 0.3)."""
+    variables = model.likelihood.trainable_variables + model.prior.trainable_variables
+    codes, mask = np.asarray(codes), np.asarray(mask)
+    n_persons = max(int(mask.any(axis=1).sum()), 1)
+    if num_samples is None:
+        num_samples = 2 * int(np.clip(PERSON_DRAWS // n_persons, NUM_SAMPLES, 256) // 2)
+    start = _flat_values(variables)
+    before = after = _objective(model, codes, mask, num_samples, seed) / n_persons
+    last = np.nan
+    taken = 0
+    for step_seed in range(seed, seed + steps):
+        found = sampled_information(model, codes, mask, variables, num_samples, step_seed)
+        basis = quadrature.free_basis(model, variables)
+        information = basis.T @ found.information @ basis
+        used = np.abs(np.diag(information)) > 1e-12
+        basis, information = basis[:, used], information[np.ix_(used, used)]
+        try:
+            step = np.linalg.solve(information, basis.T @ found.gradient)
+        except np.linalg.LinAlgError:
+            break
+        se = np.sqrt(np.maximum(np.diag(np.linalg.pinv(information)), 1e-300))
+        point = _flat_values(variables)
+        current = _objective(model, codes, mask, num_samples, step_seed) / n_persons
+        for _ in range(BACKTRACKS + 1):
+            _assign(variables, point + basis @ step)
+            trial = _objective(model, codes, mask, num_samples, step_seed) / n_persons
+            if trial >= current - 1e-9:
+                break
+            step = 0.5 * step
+        else:
+            _assign(variables, point)
+            break
+        taken += 1
+        last = float(np.sqrt(np.mean((step / se) ** 2)))
+        after = _objective(model, codes, mask, num_samples, seed) / n_persons
+    if not np.isfinite(after):
+        _assign(variables, start)
+    return SampledRefinement(float(before), float(after), taken, num_samples, last)
+
+
+def _objective(model, codes, mask, num_samples, seed):
+    """sum_i log (1/S sum_s p(x_i, z_s) / q(z_s | x_i)) + the items' log-prior, with fixed
+    draws z_s ~ q (the seed), summed in float64."""
+    total = 0.0
+    chunk = max(1, CHUNK_CELLS // (num_samples * codes.shape[1]))
+    for start in range(0, len(codes), chunk):
+        x = tf.constant(codes[start:start + chunk], tf.float32)
+        m = tf.constant(mask[start:start + chunk], tf.float32)
+        q = model.encode(x, mask=m)
+        z = q.sample(num_samples, seed=tf.constant([seed, start], tf.int32))
+        log_w = model.log_joint(x, z, mask=m) - q.log_prob(z)
+        per_person = tf.reduce_logsumexp(log_w, axis=0) - np.log(num_samples)
+        per_person = tf.where(tf.reduce_any(m > 0, axis=1), per_person, 0.0)
+        total += float(tf.reduce_sum(tf.cast(per_person, tf.float64)))
+    return total + float(model.likelihood.log_prior())
+
+
+def _flat_values(variables):
+    return np.concatenate([v.numpy().reshape(-1) for v in variables]).astype(np.float64)
+
+
+def _assign(variables, flat):
+    offset = 0
+    for v in variables:
+        size = int(np.prod(v.shape))
+        v.assign(flat[offset:offset + size].reshape(v.shape).astype(np.float32))
+        offset += size
