@@ -92,3 +92,15 @@ def test_sampling_arguments_are_checked(lsat7_2pl, lsat7):
         lsat7_2pl.standard_errors(lsat7, integration="laplace")
     with pytest.raises(ValueError, match="num_samples must be an even number"):
         lsat7_2pl.standard_errors(lsat7, integration="sampling", num_samples=5)
+
+
+def test_distance_from_the_maximum_is_measured_and_warned(lsat7_2pl, lsat7):
+    # the refined fit is the exact maximum: the Newton step to it is ~0 standard errors
+    assert lsat7_2pl.standard_errors(lsat7).distance < 0.05
+    # 20 steps of the stochastic fit on 20,000 persons stop short of it (measured 1.16 SE;
+    # the full default fit 0.21): the SEs say so
+    data, _ = irt.simulate(20000, 10, 1, seed=2)
+    rough = irt.ItemFactorModel(1, seed=0, refine=False).fit(data, max_steps=20, verbose=0)
+    with pytest.warns(UserWarning, match="standard errors .* from the maximum"):
+        se = rough.standard_errors(data)
+    assert se.distance > 0.5

@@ -34,7 +34,7 @@ import tensorflow as tf
 from numpy.polynomial.hermite_e import hermegauss
 
 __all__ = ["Nodes", "Refinement", "cells", "log_likelihood", "log_marginal", "n_points",
-           "nodes_from_q", "posterior_moments", "recentre", "refine"]
+           "nodes_from_q", "penalized", "posterior_moments", "recentre", "refine"]
 
 POINTS = {1: 21, 2: 11, 3: 7}  # nodes per factor; see n_points
 MAX_ROUNDS = 6
@@ -186,7 +186,7 @@ def refine(model, x, mask, counts, points, max_iterations=500):
 
     def objective(nodes):
         # per person, so that L-BFGS's tolerances read in nats per person
-        return _penalized(model, x, mask, nodes, counts) / total
+        return penalized(model, x, mask, nodes, counts) / total
 
     @tf.function(reduce_retracing=True)
     def value_and_gradient(z, log_weights):
@@ -242,8 +242,8 @@ def newton_steps(model, x, mask, nodes, counts, variables, value, assign, flat_v
         start, before = flat_values(), value()
         basis = free_basis(model, variables)
         with tf.GradientTape() as tape:
-            penalized = _penalized(model, x, mask, nodes, counts)
-        gradient = flat(tape.gradient(penalized, variables), variables).numpy()
+            total = penalized(model, x, mask, nodes, counts)
+        gradient = flat(tape.gradient(total, variables), variables).numpy()
         info = basis.T @ information(model, x, mask, nodes, counts, variables) @ basis
         used = np.abs(np.diag(info)) > 1e-12
         step = np.linalg.pinv(info[np.ix_(used, used)], rcond=1e-10, hermitian=True) @ (
@@ -254,7 +254,7 @@ def newton_steps(model, x, mask, nodes, counts, variables, value, assign, flat_v
             return
 
 
-def _penalized(model, x, mask, nodes, counts):
+def penalized(model, x, mask, nodes, counts):
     """sum_p counts_p log p(x_p) + the items' log-prior, summed in float64: a float32 total
     of thousands of patterns rounds at ~1e-6 nats per person, which stalls a line search."""
     per_pattern = tf.cast(log_marginal(model, x, mask, nodes), tf.float64)
@@ -279,7 +279,7 @@ def information(model, x, mask, nodes, counts, variables):
     """-d2 l / dw dw^T over every entry w of `variables` (NumPy float64)."""
     with tf.GradientTape(persistent=True) as outer:
         with tf.GradientTape() as inner:
-            value = _penalized(model, x, mask, nodes, counts)
+            value = penalized(model, x, mask, nodes, counts)
         gradient = flat(inner.gradient(value, variables), variables)
     rows = outer.jacobian(gradient, variables, experimental_use_pfor=False)
     hessian = jacobian_matrix(rows, variables, int(gradient.shape[0]))

@@ -13,7 +13,11 @@ g = sum_i s_i and the observed information I both estimated by importance sampli
 moves the weights to the maximum; from a start within a few standard errors one or two steps
 suffice (the "one-step estimator" of Le Cam, efficient as the maximum itself). Each step is
 checked on the importance-sampled log-likelihood with the step's own draws (common random
-numbers) and halved, up to 3 times, if it does not improve it.
+numbers) and halved, up to 3 times, if it falls by more than twice the rise the quadratic
+model predicts. The score is debiased: a self-normalized importance-sampling average is off
+by O(1/S) per person, which summed over n persons would grow like n against the score's
+sampling SD sqrt(n) (at 100,000 persons and 32 draws the factor correlations landed 2 SE
+high); Richardson extrapolation over the two halves of the draws removes it to O(1/S^2).
 
 Monte Carlo error: the score of each person is estimated from `num_samples` draws; its error
 averages over persons, and the step inherits it as a fraction of the sampling SE of about
@@ -83,10 +87,14 @@ def newton_refine(model, codes, mask, steps=STEPS, num_samples=None, seed=0):
         se = np.sqrt(np.maximum(np.diag(np.linalg.pinv(information)), 1e-300))
         point = _flat_values(variables)
         current = _objective(model, codes, mask, num_samples, step_seed) / n_persons
+        gain = 0.5 * float(step @ information @ step) / n_persons  # a quadratic's rise
         for _ in range(BACKTRACKS + 1):
             _assign(variables, point + basis @ step)
             trial = _objective(model, codes, mask, num_samples, step_seed) / n_persons
-            if trial >= current - 1e-9:
+            # the sampled objective is biased by O(1/S) and its maximum may sit a little
+            # away from the debiased score's root: only a fall beyond twice the predicted
+            # rise (a step that overshoots) is undone
+            if trial >= current - max(2.0 * gain, 1e-7):
                 break
             step = 0.5 * step
         else:
