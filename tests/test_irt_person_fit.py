@@ -117,3 +117,9 @@ def test_infinite_ml_scores_are_replaced_as_mirt(lsat7_2pl, lsat7):
     replaced = person_fit.finite_scores(theta, len(theta), 1)[:, 0]
     assert replaced.min() == pytest.approx(finite.min() - 0.1)
     assert replaced.max() == pytest.approx(finite.max() + 0.1)
+
+
+def test_s_x2_on_too_few_persons_is_nan_with_a_warning(lsat7_2pl, lsat7):
+    with pytest.warns(UserWarning, match=r"S-X2 is NaN for 5 item\(s\).*30 complete rows"):
+        table = lsat7_2pl.item_fit(lsat7.iloc[:30])
+    assert table["S_X2"].isna().all() and table["Zh"].notna().all()

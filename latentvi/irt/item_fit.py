@@ -64,6 +64,7 @@ References:
 """
 
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -109,7 +110,14 @@ def s_x2(parameters, codes, mask=None, variance=1.0, mincell=1.0):
         n_free = parameters.n_factors + parameters.item_type(j).n_parameters(
             int(parameters.n_categories[j]))
         rows.append(_statistic(table, n_free, len(codes)))
-    return pd.DataFrame(rows, columns=COLUMNS, index=pd.Index(parameters.items, name="item"))
+    table = pd.DataFrame(rows, columns=COLUMNS, index=pd.Index(parameters.items, name="item"))
+    missing = table.index[table["S_X2"].isna()].tolist()
+    if missing:
+        warnings.warn(f"S-X2 is NaN for {len(missing)} item(s) {missing[:10]}: after collapsing "
+                      f"cells with expected counts below mincell={mincell}, their tables leave "
+                      f"no degrees of freedom ({len(codes)} complete rows; S-X2 needs a few "
+                      f"hundred persons)", stacklevel=3)
+    return table
 
 
 def collapse_cells(observed, expected, mincell=1.0):
