@@ -6,7 +6,8 @@ importance-weighted bound's own bias and the optimizer's noise), so 95% interval
 would cover the truth far less than 95% of the time. Up to 3 factors `quadrature.refine`
 finishes the job exactly; beyond, the product grid is too large. Instead, with the score
 g = sum_i s_i and the observed information I both estimated by importance sampling from q
-(`latentvi.irt.sampled_information`: Fisher's and Louis' identities), the Newton step
+(`latentvi.irt.sampled_information`: Fisher's and Louis' identities; the score from 8 times
+as many draws, in one backward pass, as it alone sets where the steps end), the Newton step
 
     w <- w + B (B^T I B)^-1 B^T g       (B: the free coordinates, `quadrature.free_basis`)
 
@@ -17,7 +18,9 @@ numbers) and halved, up to 3 times, if it falls by more than twice the rise the 
 model predicts. The score is debiased: a self-normalized importance-sampling average is off
 by O(1/S) per person, which summed over n persons would grow like n against the score's
 sampling SD sqrt(n) (at 100,000 persons and 32 draws the factor correlations landed 2 SE
-high); Richardson extrapolation over the two halves of the draws removes it to O(1/S^2).
+high); Richardson extrapolation over the two halves of the draws, 2 s(S) - (s_a(S/2) +
+s_b(S/2)) / 2, removes it to O(1/S^2), and the score's 8-fold draws shrink what is left (at
+20,000 persons, 128 draws brought the correlations' bias from 0.0028 to -0.0002).
 
 Monte Carlo error: the score of each person is estimated from `num_samples` draws; its error
 averages over persons, and the step inherits it as a fraction of the sampling SE of about
@@ -35,13 +38,15 @@ from typing import NamedTuple
 import numpy as np
 import tensorflow as tf
 
+from latentvi.evaluation import compiled
 from latentvi.irt import quadrature
-from latentvi.irt.sampled_information import NUM_SAMPLES, sampled_information
+from latentvi.irt.sampled_information import NUM_SAMPLES, _item_prior, sampled_information
 
 __all__ = ["SampledRefinement", "newton_refine"]
 
 STEPS = 2
 BACKTRACKS = 3
+SCORE_DRAWS = 8  # the score takes 8 times the information's draws (one cheap pass)
 PERSON_DRAWS = 3_200_000  # draws per step in all (persons x draws), between 32 and 256 each
 CHUNK_CELLS = 2**23
 
@@ -80,8 +85,10 @@ def newton_refine(model, codes, mask, steps=STEPS, num_samples=None, seed=0):
         information = basis.T @ found.information @ basis
         used = np.abs(np.diag(information)) > 1e-12
         basis, information = basis[:, used], information[np.ix_(used, used)]
+        gradient = _debiased_score(model, codes, mask, variables,
+                                   SCORE_DRAWS * num_samples, step_seed)
         try:
-            step = np.linalg.solve(information, basis.T @ found.gradient)
+            step = np.linalg.solve(information, basis.T @ gradient)
         except np.linalg.LinAlgError:
             break
         se = np.sqrt(np.maximum(np.diag(np.linalg.pinv(information)), 1e-300))
@@ -106,6 +113,44 @@ def newton_refine(model, codes, mask, steps=STEPS, num_samples=None, seed=0):
     if not np.isfinite(after):
         _assign(variables, start)
     return SampledRefinement(float(before), float(after), taken, num_samples, last)
+
+
+def _debiased_score(model, codes, mask, variables, num_samples, seed):
+    """The gradient [W] of sum_i [2 log mean_S w_is - (log mean_a w_is + log mean_b w_is) / 2]
+    (a, b: the halves of the S draws) + the items' log-prior: the self-normalized score with
+    its O(1/S) bias extrapolated away, from one backward pass per chunk."""
+    step = compiled(model, ("debiased_score", len(variables)),
+                    lambda ref: _score_function(ref, variables))
+    total = np.zeros(sum(int(np.prod(v.shape)) for v in variables))
+    chunk = max(1, CHUNK_CELLS // (num_samples * codes.shape[1]))
+    for start in range(0, len(codes), chunk):
+        x = tf.constant(codes[start:start + chunk], tf.float32)
+        m = tf.constant(mask[start:start + chunk], tf.float32)
+        total += step(x, m, tf.constant(num_samples), tf.constant([seed + 7919, start])).numpy()
+    return total + _item_prior(model, variables)[0]
+
+
+def _score_function(model_ref, variables):
+    @tf.function(reduce_retracing=True)
+    def score(x, mask, num_samples, seed):
+        model = model_ref()
+        q = model.encode(x, mask=mask)
+        z = tf.stop_gradient(q.sample(num_samples, seed=seed))
+        with tf.GradientTape() as tape:
+            log_w = model.log_joint(x, z, mask=mask) - tf.stop_gradient(q.log_prob(z))
+            half = num_samples // 2
+
+            def log_mean(part):
+                return tf.reduce_logsumexp(part, axis=0) - tf.math.log(
+                    tf.cast(tf.shape(part)[0], tf.float32))
+            per_person = 2.0 * log_mean(log_w) - 0.5 * (log_mean(log_w[:half])
+                                                        + log_mean(log_w[half:]))
+            answered = tf.reduce_any(mask > 0, axis=1)
+            total = tf.reduce_sum(tf.where(answered, per_person, 0.0))
+        gradient = tape.gradient(total, variables)
+        return tf.concat([tf.reshape(tf.zeros_like(v) if g is None else g, [-1])
+                          for g, v in zip(gradient, variables)], 0)
+    return score
 
 
 def _objective(model, codes, mask, num_samples, seed):
