@@ -21,7 +21,7 @@ def test_refine_true_beyond_three_factors_reaches_the_exact_maximum():
     slopes = np.kron(np.eye(4), np.ones((PER_FACTOR, 1))) * np.tile(
         [0.8, 1.1, 1.4, 1.7], 4)[:, None]
     truth = ItemParameters.from_arrays(slopes, np.tile([-1.0, -0.3, 0.3, 1.0], 4))
-    data, _ = irt.simulate(6000, parameters=truth, seed=7)
+    data, _ = irt.simulate(3000, parameters=truth, seed=7)
     pattern = pd.DataFrame((slopes != 0).astype(int), index=truth.items,
                            columns=[f"F{d + 1}" for d in range(4)])
     model = irt.ItemFactorModel(4, pattern=pattern, correlated_factors=False, seed=0,
