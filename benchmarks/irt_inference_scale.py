@@ -33,6 +33,7 @@ import time
 import warnings
 
 import numpy as np
+from irt_coverage import flatten  # the same flat {name: value} view of a fit
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 N_PERSONS, N_ITEMS, N_FACTORS, FACTOR_CORR = 100_000, 100, 5, 0.3
@@ -103,16 +104,6 @@ def replications(n_persons, count, path, refine="auto"):
         path.write_text(json.dumps(results, indent=1))
         print(f"replication {seed}: {results['summary']}", file=sys.stderr, flush=True)
     return results
-
-
-def flatten(items, correlation):
-    out = {f"{item}:{column}": float(value) for item, row in items.iterrows()
-           for column, value in row.items() if np.isfinite(value) and value != 0.0}
-    names = list(correlation.index)
-    for i in range(len(names)):
-        for j in range(i):
-            out[f"{names[j]}~{names[i]}"] = float(correlation.iloc[i, j])
-    return out
 
 
 def summarize(runs, truth):

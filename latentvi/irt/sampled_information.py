@@ -46,6 +46,7 @@ import numpy as np
 import tensorflow as tf
 
 from latentvi.evaluation import compiled
+from latentvi.irt.quadrature import flat, jacobian_matrix
 
 __all__ = ["SampledInformation", "sampled_information"]
 
@@ -128,11 +129,8 @@ def _item_prior(model, variables):
         gradient = inner.gradient(value, variables)
         if all(g is None for g in gradient):
             return np.zeros(size), np.zeros((size, size))
-        gradient = _flat(gradient, variables)
-    rows = outer.jacobian(gradient, variables)
-    hessian = np.concatenate([np.zeros((size, int(np.prod(v.shape)))) if r is None
-                              else r.numpy().reshape(size, -1) for r, v in zip(rows, variables)],
-                             axis=1).astype(np.float64)
+        gradient = flat(gradient, variables)
+    hessian = jacobian_matrix(outer.jacobian(gradient, variables), variables, size)
     return gradient.numpy().astype(np.float64), -0.5 * (hessian + hessian.T)
 
 
@@ -202,7 +200,7 @@ def _step_function(model_ref, variables, which_terms):
             with tf.GradientTape() as tape:
                 terms = which_terms(model, x, mask, z)
                 total = tf.reduce_sum(weights * counts * tf.reduce_sum(terms, -1))
-            gradient = _flat(tape.gradient(total, variables), variables)
+            gradient = flat(tape.gradient(total, variables), variables)
         return accumulator.jvp(terms), accumulator.jvp(gradient)
     return step
 
@@ -233,9 +231,7 @@ def _owners(model, variables, n_items, n_codes):
                            _prior_terms(model, x, None, z)], -1)
         summed = tf.reduce_sum(terms, [0, 1])
     rows = tape.jacobian(summed, variables, experimental_use_pfor=False)
-    found = np.concatenate([np.zeros((n_items + 1, int(np.prod(v.shape)))) if r is None
-                            else r.numpy().reshape(n_items + 1, -1)
-                            for r, v in zip(rows, variables)], axis=1)
+    found = jacobian_matrix(rows, variables, n_items + 1)
     return np.abs(found) > 0
 
 
@@ -297,16 +293,12 @@ class _Colour:
             hessian[mine, self.entry[term]] = column[mine]
 
 
-def _split(flat, variables):
+def _split(vector, variables):
     """A flat vector over every entry as one tensor per variable."""
     out, offset = [], 0
     for v in variables:
         size = int(np.prod(v.shape))
-        out.append(tf.reshape(tf.cast(flat[offset:offset + size], v.dtype), v.shape))
+        out.append(tf.reshape(tf.cast(vector[offset:offset + size], v.dtype), v.shape))
         offset += size
     return out
 
-
-def _flat(tensors, variables):
-    return tf.concat([tf.reshape(tf.zeros_like(v) if t is None else t, [-1])
-                      for t, v in zip(tensors, variables)], 0)

@@ -147,9 +147,7 @@ def _score_function(model_ref, variables):
                                                         + log_mean(log_w[half:]))
             answered = tf.reduce_any(mask > 0, axis=1)
             total = tf.reduce_sum(tf.where(answered, per_person, 0.0))
-        gradient = tape.gradient(total, variables)
-        return tf.concat([tf.reshape(tf.zeros_like(v) if g is None else g, [-1])
-                          for g, v in zip(gradient, variables)], 0)
+        return quadrature.flat(tape.gradient(total, variables), variables)
     return score
 
 
