@@ -77,9 +77,9 @@ def log_likelihood(model, data):
     """sum_i log p(x_i) and its Monte Carlo SE: two independent halves of the draws give each
     person's estimate twice; with d_i their difference, SE(sum of the means) = sqrt(sum d_i^2)/2.
     """
-    from latentvi.irt import scoring
+    from latentvi.irt import adaptive_sampling
     responses = model._encode(data)
-    halves = np.asarray([scoring.log_likelihood(model.model_, responses.codes, responses.mask,
+    halves = np.asarray([adaptive_sampling.log_likelihood(model.model_, responses.codes, responses.mask,
                                                 num_samples=LOGLIK_DRAWS // 2, seed=seed)[0]
                          for seed in (11, 12)])
     return float(halves.mean(axis=0).sum()), float(np.sqrt(np.sum(np.diff(halves, axis=0)**2))

@@ -8,8 +8,9 @@ the confirmatory model (`ItemFactorModel(5, pattern=truth pattern)`, defaults).
 
 - `timing` (replication 1): wall time and the process's peak RSS after each step: fit,
   `standard_errors` (observed information by importance sampling, Louis' identity: five
-  factors are beyond quadrature), `score` (EAP by importance sampling), `item_fit` (Zh, infit,
-  outfit), `person_fit`, and `log_likelihood`.
+  factors are beyond quadrature), `score` (EAP by importance sampling), `item_fit` (S-X2, Zh,
+  infit, outfit), `fit_statistics` (M2), `residuals` (local dependence X2), `person_fit`,
+  and `log_likelihood`.
 - `replications`: R fits and their default SEs; per parameter kind, the pooled ratio
   sqrt(mean over parameters and replications of SE^2) / sqrt(mean over parameters of the
   variance of the estimates across replications), and the coverage of the 95% intervals. With
@@ -75,7 +76,9 @@ def timing(n_persons):
         model = timed("fit", lambda: fit(data, truth, 1))
         se = timed("standard_errors", lambda: model.standard_errors(data))
         timed("score", lambda: model.score(data))
-        timed("item_fit (Zh, infit)", lambda: model.item_fit(data))
+        timed("item_fit (S-X2, Zh, infit)", lambda: model.item_fit(data))
+        timed("fit_statistics (M2)", lambda: model.fit_statistics(data))
+        timed("residuals (LD)", lambda: model.residuals(data))
         timed("person_fit", lambda: model.person_fit(data))
         timed("log_likelihood", lambda: model.log_likelihood(data))
     steps["standard_errors"]["mc_error"] = round(se.mc_error, 4)

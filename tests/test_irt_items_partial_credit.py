@@ -18,7 +18,7 @@ from scipy.special import expit, log_softmax, logsumexp
 
 from latentvi import irt
 from latentvi.datasets import load_lsat7
-from latentvi.irt import items, scoring
+from latentvi.irt import adaptive_sampling, items, scoring
 from latentvi.irt.items.base import ItemType
 from latentvi.irt.items.partial_credit import GPCM, Rasch
 
@@ -287,8 +287,8 @@ def test_rasch_matches_mirt(rasch, lsat7):
 def test_rasch_scores_are_on_the_variance_scale(rasch, lsat7):
     scores = rasch.score(lsat7, num_samples=1000, integration="sampling")
     responses = rasch._encode(lsat7)
-    standard = scoring.eap(rasch.model_, responses.codes, responses.mask, np.eye(1),
-                           num_samples=1000, seed=rasch.seed)
+    standard = adaptive_sampling.eap(rasch.model_, responses.codes, responses.mask, np.eye(1),
+                                     num_samples=1000, seed=rasch.seed)
     # Same draws: theta = a z exactly, so scores and SEs scale by the common slope.
     scale = np.sqrt(rasch.factor_var_["F1"])
     np.testing.assert_allclose(scores.iloc[:, 0], scale * standard[0][:, 0], rtol=1e-5,

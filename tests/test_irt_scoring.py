@@ -148,10 +148,12 @@ def test_log_likelihood_carries_its_monte_carlo_error(fitted):
     # ~SE^2 / 2 in total: small against 4 SEs at these sizes).
     assert few.se > 0
     assert abs(few - log_marginal.sum()) < 4 * few.se
-    # The SE falls like 1 / sqrt(S): 250 times the draws, about 1/16 the error (the SE estimate
-    # itself varies by ~10%).
+    # Quasi-random draws: the SE falls at least like 1 / sqrt(S) (independent draws), here
+    # faster: 250 times the draws, less than 1/16 the error (1.3 for the SE estimate's own
+    # noise), and the estimate is still within 4 of its SEs of the exact value.
     many = model.log_likelihood(data, num_samples=5000, integration="sampling")
-    assert many.se == pytest.approx(few.se / np.sqrt(250), rel=0.3)
+    assert 0 < many.se < 1.3 * few.se / np.sqrt(250)
+    assert abs(many - log_marginal.sum()) < 4 * many.se + 1e-3
     criteria = model.information_criteria(data, num_samples=20, integration="sampling")
     assert criteria["loglik_se"] == pytest.approx(few.se, rel=0.3)
 

@@ -70,7 +70,9 @@ def _write(model, data, summary, out, args):
 
 
 def _has_standard_errors(model):
-    return model.n_factors <= 3 and (model.n_factors == 1 or model.pattern is not None)
+    """Every model but an unrotated exploratory one with several factors, whose slopes are
+    identified only up to a rotation."""
+    return model.n_factors == 1 or model.pattern is not None or model.rotation is not None
 
 
 def _factors_and_pattern(factors, path):

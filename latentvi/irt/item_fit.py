@@ -1,5 +1,5 @@
-"""Orlando and Thissen's S-X2 item-fit statistic for one-factor item models (mirt's default
-`itemfit(fit)`), in NumPy.
+"""Orlando and Thissen's S-X2 item-fit statistic (mirt's default `itemfit(fit)`), for any
+number of factors, in NumPy.
 
 Persons with every item observed are grouped by their summed score S = sum_j x_j (the sum of
 category codes, 0..S_max). For item j, at each score s the observed table holds the counts
@@ -10,9 +10,14 @@ O_jk(s) of persons at s who answered k, and the expected table
 
 with N_s the number of persons at score s and S_{-j} the summed score of the other items.
 Both summed-score distributions come from the Lord-Wingersky recursion (adding one item at a
-time: L_j(s) = sum_k L_{j-1}(s - k) P_j(k | theta)), integrated as mirt does: 61 equally spaced
-points on [-6, 6] weighted by the N(0, variance) density, normalized (mirt's `EAPsum(S_X2 =
-TRUE)` with `select_quadpts(1) = 61` and `theta_lim = c(-6, 6)`). The two extreme scores (0 and
+time: L_j(s) = sum_k L_{j-1}(s - k) P_j(k | theta)). One factor is integrated as mirt does: 61
+equally spaced points on [-6, 6] weighted by the N(0, variance) density, normalized (mirt's
+`EAPsum(S_X2 = TRUE)` with `select_quadpts(1) = 61` and `theta_lim = c(-6, 6)`). Several
+factors use the integration rule of the limited-information statistics
+(`latentvi.irt.limited_information.grid`: product Gauss-Hermite up to 3 factors, scrambled
+Sobol points beyond; mirt uses an equally spaced product grid, or QMC). The rest-score
+likelihoods of all items are built in one pass of the recursion with item j left out of its
+own (an array [J, scores, nodes], in chunks of nodes). The two extreme scores (0 and
 S_max), which carry no information, are dropped; the cells E_jk(s) where s - k is not a
 possible score of the other items are structurally empty.
 
@@ -24,8 +29,8 @@ After collapsing small cells (below), with O and E the collapsed tables,
     RMSEA  = sqrt(max(S-X2 / df - 1, 0) / (N - 1))   (mirt's `rmsea`; N = complete rows);
 
 df < 0 is reported as 0, and S-X2 (hence p and RMSEA) is NaN when df = 0. The free parameters
-are the slope plus the type's free parameters (`ItemType.n_parameters`), as mirt's
-`sum(pars[[i]]@est)` for an item without fixed parameters.
+are the item's nonzero slopes plus the type's free parameters (`ItemType.n_parameters`), as
+mirt's `sum(pars[[i]]@est)` for an item without fixed parameters.
 
 Collapsing (a port of mirt 1.47's `collapseCells`, with `mincell` the minimum expected count;
 "across items first if polytomous, then across scores"), for each item's [scores x categories]
@@ -70,44 +75,47 @@ import numpy as np
 import pandas as pd
 from scipy.stats import chi2
 
-from latentvi.irt.score_methods import checked_codes, summed_score_likelihood
+from latentvi.irt.limited_information import grid
+from latentvi.irt.score_methods import codes_of
 
 __all__ = ["s_x2"]
 
 N_POINTS = 61        # mirt's select_quadpts(1)
 THETA_LIMIT = 6.0    # mirt's theta_lim = c(-6, 6)
 COLUMNS = ["S_X2", "df", "RMSEA_S_X2", "p_S_X2"]
+QMC_POINTS = 2 ** 12  # beyond 3 factors: expected counts to ~0.1%, well inside their noise
+CHUNK = 25_000_000    # items x scores x nodes held at once by the rest-score recursion
 
 
-def s_x2(parameters, codes, mask=None, variance=1.0, mincell=1.0):
+def s_x2(parameters, codes, mask=None, variance=1.0, mincell=1.0, correlation=None):
     """Orlando-Thissen S-X2 item fit (mirt's itemfit(fit, 'S_X2', mincell=mincell)).
 
     Args:
-      parameters: `ItemParameters` of a one-factor model.
+      parameters: `ItemParameters` (any number of factors).
       codes: responses [n, J], integer categories 0..K_j-1 (NaN where missing), one column per
         item in `parameters.items` order (a DataFrame's values are used as they are).
       mask: observed cells [n, J] (default: the finite entries of codes). Only complete rows
         (every item observed) are used.
-      variance: the variance of theta ~ N(0, variance).
+      variance: the variance of each factor (a number, or one per factor).
       mincell: the minimum expected cell count of the collapsing (mirt's `mincell`).
+      correlation: the factors' correlation matrix [D, D] (default: identity).
 
     Returns:
       DataFrame indexed by item with columns S_X2, df, RMSEA_S_X2 and p_S_X2.
     """
-    codes = _complete_rows(parameters, codes, mask, variance, mincell)
-    nodes, weights = _quadrature(variance)
-    probabilities = parameters.probabilities(nodes[:, np.newaxis])
+    codes = _complete_rows(parameters, codes, mask, mincell)
+    nodes, weights = _integration(parameters.n_factors, variance, correlation)
+    probabilities = parameters.probabilities(nodes)
     traces = [probabilities[item].T for item in parameters.items]  # each [K_j, Q]
     scores = codes.sum(axis=1)
-    total = summed_score_likelihood(traces) @ weights  # P(S = s)
-    n_scores = len(total)
+    n_scores = sum(len(p) - 1 for p in traces) + 1
     counts = np.bincount(scores, minlength=n_scores)[1:-1]  # N_s, s = 1..S_max - 1
+    expected = _expected_tables(traces, weights)
     rows = []
     for j in range(len(parameters.items)):
         observed = _observed_table(codes[:, j], scores, traces[j].shape[0], n_scores)
-        expected = _expected_table(traces, j, weights, total) * counts[:, np.newaxis]
-        table = collapse_cells(observed, expected, mincell)
-        n_free = parameters.n_factors + parameters.item_type(j).n_parameters(
+        table = collapse_cells(observed, expected[j] * counts[:, np.newaxis], mincell)
+        n_free = np.count_nonzero(parameters.slopes[j]) + parameters.item_type(j).n_parameters(
             int(parameters.n_categories[j]))
         rows.append(_statistic(table, n_free, len(codes)))
     table = pd.DataFrame(rows, columns=COLUMNS, index=pd.Index(parameters.items, name="item"))
@@ -150,22 +158,33 @@ def collapse_cells(observed, expected, mincell=1.0):
     return o, e
 
 
-def _complete_rows(parameters, codes, mask, variance, mincell):
+def _complete_rows(parameters, codes, mask, mincell):
     """The complete rows of codes as int [n, J], or a ValueError."""
     if np.ndim(mincell) != 0 or not float(mincell) >= 0:
         raise ValueError(f"mincell must be a non-negative number; got {mincell!r}")
-    codes, mask = checked_codes(parameters, codes, mask, variance)
+    codes, mask = codes_of(parameters, codes, mask)
     complete = codes[mask.all(axis=1)]
     if len(complete) < 2:
         raise ValueError(f"S-X2 needs at least 2 complete rows; got {len(complete)}")
     return complete
 
 
-def _quadrature(variance):
-    """mirt's points (61 on [-6, 6]) and normalized N(0, variance) density weights."""
-    nodes = np.linspace(-THETA_LIMIT, THETA_LIMIT, N_POINTS)
-    density = np.exp(-0.5 * nodes ** 2 / variance)
-    return nodes, density / density.sum()
+def _integration(n_factors, variance, correlation):
+    """Nodes theta [Q, D] and weights [Q] for N(0, Sigma): mirt's 61 points on [-6, 6] with
+    normalized density weights for one factor, `limited_information.grid` for more."""
+    variance = np.broadcast_to(np.asarray(variance, float), (n_factors,))
+    if not np.all(variance > 0):
+        raise ValueError(f"variance must be positive (one number, or one per factor); got "
+                         f"{variance.tolist()}")
+    if n_factors == 1:
+        nodes = np.linspace(-THETA_LIMIT, THETA_LIMIT, N_POINTS)
+        density = np.exp(-0.5 * nodes ** 2 / variance[0])
+        return nodes[:, np.newaxis], density / density.sum()
+    correlation = np.eye(n_factors) if correlation is None else np.asarray(correlation, float)
+    if correlation.shape != (n_factors, n_factors):
+        raise ValueError(f"correlation must be a {n_factors} x {n_factors} matrix; got shape "
+                         f"{correlation.shape}")
+    return grid(n_factors, correlation, variance, QMC_POINTS)
 
 
 def _observed_table(item_codes, scores, n_categories, n_scores):
@@ -175,14 +194,52 @@ def _observed_table(item_codes, scores, n_categories, n_scores):
     return table[1:-1]
 
 
-def _expected_table(traces, j, weights, total):
-    """P(x_j = k | S = s) [scores 1..S_max-1, K], NaN where s - k is not a rest score."""
-    rest = summed_score_likelihood(traces[:j] + traces[j + 1:])  # [M + 1, Q]
-    p = traces[j]
-    table = np.full((len(total), len(p)), np.nan)
-    for k, p_k in enumerate(p):
-        table[k:k + len(rest), k] = rest @ (p_k * weights) / total[k:k + len(rest)]
-    return table[1:-1]
+def _expected_tables(traces, weights):
+    """P(x_j = k | S = s) [J][scores 1..S_max-1, K_j], NaN where s - k is not a rest score:
+    sum_q w_q P_jk(q) L_(-j)(s - k | q) / sum_q w_q L(s | q), over chunks of nodes."""
+    n_items = len(traces)
+    n_scores = sum(len(p) - 1 for p in traces) + 1
+    numerators = [np.zeros((n_scores, len(p))) for p in traces]
+    total = np.zeros(n_scores)
+    step = max(1, CHUNK // (n_items * n_scores))
+    for start in range(0, len(weights), step):
+        chunk = slice(start, start + step)
+        parts = [p[:, chunk] for p in traces]
+        rest = _rest_score_likelihoods(parts)  # [J, S_max + 1, Q]
+        w = weights[chunk]
+        for j, p in enumerate(parts):
+            top = n_scores - len(p) + 1  # rest scores 0..S_max - (K_j - 1)
+            for k, p_k in enumerate(p):
+                numerators[j][k:k + top, k] += rest[j, :top] @ (p_k * w)
+        last = len(parts[-1])  # item J - 1 completes its own left-out recursion
+        full = np.zeros((n_scores, len(w)))
+        for k, p_k in enumerate(parts[-1]):
+            full[k:k + n_scores - last + 1] += rest[-1, :n_scores - last + 1] * p_k
+        total += full @ w
+    tables = []
+    for j, p in enumerate(traces):
+        table = numerators[j] / total[:, np.newaxis]
+        for k in range(len(p)):  # s - k outside the rest scores 0..S_max - (K_j - 1)
+            table[:k, k] = np.nan
+            table[n_scores - len(p) + 1 + k:, k] = np.nan
+        tables.append(table[1:-1])
+    return tables
+
+
+def _rest_score_likelihoods(traces):
+    """Lord-Wingersky with each item left out of its own recursion: L_(-j)(r | q)
+    [J, S_max + 1, Q] (zero-padded above item j's largest rest score). Adding item i
+    convolves every recursion but the i-th with P_i(k | q)."""
+    n_items, n_nodes = len(traces), traces[0].shape[1]
+    likelihood = np.ones((n_items, 1, n_nodes))
+    for i, p in enumerate(traces):
+        longer = np.zeros((n_items, likelihood.shape[1] + len(p) - 1, n_nodes))
+        for k, p_k in enumerate(p):
+            longer[:, k:k + likelihood.shape[1]] += likelihood * p_k
+        longer[i] = 0.0
+        longer[i, :likelihood.shape[1]] = likelihood[i]
+        likelihood = longer
+    return likelihood
 
 
 def _merge_incomplete_rows(o, e):

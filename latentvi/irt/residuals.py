@@ -2,8 +2,8 @@
 
 LD X2 (Chen & Thissen 1997): for items j and l, the K_j x K_l table of observed answer pairs
 against its model expectation N P(x_j = a, x_l = b), the latter an integral over the factors of
-P_ja(theta) P_lb(theta) (local independence; Gauss-Hermite quadrature on the product grid of
-`limited_information`):
+P_ja(theta) P_lb(theta) (local independence; the integration rule of `limited_information`:
+product Gauss-Hermite up to 3 factors, scrambled Sobol points beyond):
 
     X2_jl = sum_ab (O_ab - E_ab)^2 / E_ab,
     V_jl = sqrt(X2_jl / (N (min(K_j, K_l) - 1))), signed as the observed minus the expected

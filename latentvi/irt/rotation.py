@@ -54,41 +54,44 @@ class Rotation(NamedTuple):
     converged: bool
 
 
-def oblimin(loadings, gamma=0.0):
+def oblimin(loadings, gamma=0.0, xp=np):
     """Oblimin criterion Q = sum(L^2 * (I - gamma/J) L^2 N) / 4 and its gradient dQ/dL.
 
-    N is the D x D matrix of ones with a zero diagonal; gamma = 0 is quartimin.
+    N is the D x D matrix of ones with a zero diagonal; gamma = 0 is quartimin. `xp` is the
+    array namespace of `loadings` (here and in the other criteria): NumPy, or
+    `tf.experimental.numpy` for float64 tensors that TensorFlow differentiates
+    (`latentvi.irt.rotation_jacobian`).
     """
     squared = loadings**2
     cross = squared @ (1.0 - np.eye(loadings.shape[1]))
     if gamma != 0:
-        cross = cross - gamma * cross.mean(axis=0, keepdims=True)
-    return np.sum(squared * cross) / 4.0, loadings * cross
+        cross = cross - gamma * xp.mean(cross, axis=0, keepdims=True)
+    return xp.sum(squared * cross) / 4.0, loadings * cross
 
 
-def geomin(loadings, delta=0.01):
+def geomin(loadings, delta=0.01, xp=np):
     """Geomin criterion Q = sum_j (prod_d (L_jd^2 + delta))^(1/D) and its gradient dQ/dL."""
     n_factors = loadings.shape[1]
     shifted = loadings**2 + delta
-    row_geomean = np.exp(np.mean(np.log(shifted), axis=1, keepdims=True))
-    return np.sum(row_geomean), (2.0 / n_factors) * loadings / shifted * row_geomean
+    row_geomean = xp.exp(xp.mean(xp.log(shifted), axis=1, keepdims=True))
+    return xp.sum(row_geomean), (2.0 / n_factors) * loadings / shifted * row_geomean
 
 
-def varimax(loadings):
+def varimax(loadings, xp=np):
     """Varimax criterion Q = -||L^2 - colmeans(L^2)||_F^2 / 4 and its gradient dQ/dL."""
-    centred = loadings**2 - np.mean(loadings**2, axis=0, keepdims=True)
-    return -np.sum(centred**2) / 4.0, -loadings * centred
+    centred = loadings**2 - xp.mean(loadings**2, axis=0, keepdims=True)
+    return -xp.sum(centred**2) / 4.0, -loadings * centred
 
 
-def target(loadings, target_loadings):
+def target(loadings, target_loadings, xp=np):
     """Procrustes criterion Q = sum_known (L - B)^2 / 2 and its gradient dQ/dL.
 
     Entries of the target B that are NaN are left free (mirt's and GPArotation's partially
     specified target, `pstQ`): they do not count in Q.
     """
     known = ~np.isnan(target_loadings)
-    difference = np.where(known, loadings - np.where(known, target_loadings, 0.0), 0.0)
-    return np.sum(difference**2) / 2.0, difference
+    difference = xp.where(known, loadings - np.where(known, target_loadings, 0.0), 0.0)
+    return xp.sum(difference**2) / 2.0, difference
 
 
 # name -> (criterion, oblique)

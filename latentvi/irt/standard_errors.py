@@ -16,11 +16,25 @@ The delta method carries Cov(u) to the reported parameters phi(u) (slopes of the
 factors, the item types' parameters on mirt's scale, g and u as probabilities, the factor
 correlations, a Rasch model's latent variance): Cov(phi) = J Cov(u) J^T, J = d phi / du.
 
+An exploratory model with D > 1 factors is fitted unrotated, slopes A [J, D] with
+z ~ N(0, I), and its likelihood is the same at A O for every orthogonal O: the information
+is singular in the D (D - 1) / 2 directions of the orbit's tangents, A S with S
+skew-symmetric. Those directions are removed (u is restricted to the orthogonal complement of
+the tangents in the slopes' coordinates) before any inverse: Cov(u), the distance from the
+maximum and the Monte Carlo error. The reported slopes and factor correlations of the rotated
+solution are functions of A through the rotation T(A) too, and J composes d phi / dA from
+`latentvi.irt.rotation_jacobian` (implicit differentiation of the rotation's stationarity
+conditions) with dA / du. The rotated solution is the same for every A O, so J vanishes on the
+removed directions, which makes the result independent of how they were removed. Unrotated
+(`rotation=None`) slopes change with O and have no standard errors.
+
 References:
   [1] Chalmers (2018). Numerical approximation of the observed information matrix with Oakes'
       identity. British Journal of Mathematical and Statistical Psychology 71(3).
   [2] Yuan, Cheng & Patton (2014). Information matrices and standard errors for MLEs of item
       parameters in IRT. Psychometrika 79(2).
+  [3] Jennrich (2007). Rotation methods, algorithms, and standard errors. In Cudeck &
+      MacCallum (Eds.), Factor analysis at 100 (`latentvi.irt.rotation_jacobian`).
 """
 
 import warnings
@@ -28,9 +42,12 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
+import scipy.linalg
 import tensorflow as tf
 
 from latentvi.irt import quadrature
+from latentvi.irt.rotation import CRITERIA
+from latentvi.irt.rotation_jacobian import rotation_jacobian
 from latentvi.irt.sampled_information import NUM_SAMPLES, sampled_information
 from latentvi.irt.scoring import unique_patterns
 
@@ -76,7 +93,9 @@ def standard_errors(estimator, codes, mask, method="observed", sampling=False,
     """The `StandardErrors` of a fitted `ItemFactorModel` on its coded data.
 
     Args:
-      estimator: the fitted ItemFactorModel (confirmatory, or exploratory with one factor).
+      estimator: the fitted ItemFactorModel (confirmatory; exploratory with one factor; or
+        exploratory with several rotated factors: then the rotated slopes and, for an oblique
+        rotation, the factor correlations get their SEs).
       codes, mask: the coded responses [n, J] and their observed cells (`Responses`).
       method: 'observed', 'sandwich' or 'crossprod'.
       sampling: the information by importance sampling (`sampled_information`, any number of
@@ -84,7 +103,12 @@ def standard_errors(estimator, codes, mask, method="observed", sampling=False,
       num_samples, seed: the draws per person and their seed when sampling; num_samples None:
         32, then 4 times more while the Monte Carlo error of the SEs (`mc_error`) exceeds 1%,
         up to 2,048.
+
+    Raises:
+      ValueError: for an unrotated exploratory model with several factors (`rotation=None`),
+        whose slopes are not identified.
     """
+    _check_identified(estimator)
     model = estimator.model_
     variables = model.likelihood.trainable_variables + model.prior.trainable_variables
     if sampling:
@@ -109,6 +133,9 @@ def _from_information(estimator, variables, method, information, outer, halves, 
     information = basis.T @ information @ basis
     used = np.abs(np.diag(information)) > _UNUSED
     basis, information = basis[:, used], information[np.ix_(used, used)]
+    if _exploratory(estimator):
+        complement = _orbit_complement(_orbit_tangents(model, variables, basis))
+        basis, information = basis @ complement, complement.T @ information @ complement
     outer = None if outer is None else basis.T @ outer @ basis
     covariance = _covariance(method, information, outer)
     distance = _distance(information, basis.T @ gradient)
@@ -205,21 +232,91 @@ def _inverse(matrix):
                          "model's rotation)") from None
 
 
+def _check_identified(estimator):
+    if _exploratory(estimator) and estimator.rotation is None:
+        raise ValueError(
+            f"standard errors of an unrotated exploratory model with "
+            f"{len(estimator.factor_names_)} factors are not defined: its slopes are identified "
+            f"only up to a rotation of the factors (A and A O fit equally well for every "
+            f"orthogonal O), so an unrotated slope has no sampling distribution. Fit with "
+            f"rotation='oblimin', 'geomin' or 'varimax' (the rotated slopes and factor "
+            f"correlations then get standard errors), or give a confirmatory pattern")
+
+
+def _exploratory(estimator):
+    """Whether the model is exploratory with several factors (fitted unrotated, z ~ N(0, I))."""
+    return estimator.pattern is None and len(estimator.factor_names_) > 1
+
+
+def _orbit_tangents(model, variables, basis):
+    """The rotational null directions in the free coordinates, [U, k].
+
+    The likelihood of slopes A is that of A O for every orthogonal O; O = exp(eps S) with
+    S = E_de - E_ed (d < e) moves A along A S. Each tangent vec(A S), placed in the slopes'
+    kernel entries of w, is written in the free coordinates (the columns of `basis` have
+    disjoint 0/1 supports: u = B^T t / colsums(B)); one the coordinates cannot follow (slopes
+    held equal, which break the invariance) is left out."""
+    decoder = model.likelihood.decoder
+    slopes = decoder.slopes.numpy().astype(np.float64)
+    n_factors = slopes.shape[1]
+    offset = _offset(decoder.kernel, variables)
+    found = []
+    for d in range(n_factors):
+        for e in range(d + 1, n_factors):
+            skew = np.zeros((n_factors, n_factors))
+            skew[d, e], skew[e, d] = 1.0, -1.0
+            tangent = np.zeros(basis.shape[0])
+            tangent[offset:offset + slopes.size] = (slopes @ skew).reshape(-1)
+            coordinates = (basis.T @ tangent) / np.maximum(np.sum(basis, axis=0), 1.0)
+            if np.linalg.norm(basis @ coordinates - tangent) <= 1e-6 * np.linalg.norm(tangent):
+                found.append(coordinates)
+    return np.array(found, dtype=np.float64).reshape(len(found), basis.shape[1]).T
+
+
+def _orbit_complement(tangents):
+    """C [U, U - k] with orthonormal columns spanning the orthogonal complement of the
+    tangents [U, k]: the coordinates no tangent moves keep their own columns, the others get
+    an orthonormal basis of the complement within them."""
+    size = tangents.shape[0]
+    moving = np.abs(tangents).sum(axis=1) > 0
+    kept, moved = np.flatnonzero(~moving), np.flatnonzero(moving)
+    inside = scipy.linalg.null_space(tangents[moved].T) if tangents.shape[1] else \
+        np.eye(len(moved))
+    complement = np.zeros((size, len(kept) + inside.shape[1]))
+    complement[kept, np.arange(len(kept))] = 1.0
+    complement[np.ix_(moved, len(kept) + np.arange(inside.shape[1]))] = inside
+    return complement
+
+
+def _offset(variable, variables):
+    """Where `variable`'s entries start among every entry of `variables`."""
+    offset = 0
+    for candidate in variables:
+        if candidate is variable:
+            return offset
+        offset += int(np.prod(candidate.shape))
+    raise ValueError("the slopes' kernel is not among the model's trainable weights")
+
+
 def _reported(estimator, variables):
     """The reported parameters as (item, name) labels and their Jacobian d phi / dw [R, W].
 
     The parameters come in blocks (the slope matrix, each group's parameter vectors, the
-    correlations): one vectorized Jacobian per block, its rows picked by (block, entry)."""
+    correlations): one vectorized Jacobian per block, its rows picked by (block, entry). An
+    exploratory model's block is that of its unrotated slopes A, carried through the
+    rotation by `_through_rotation`."""
     model = estimator.model_
     likelihood = model.likelihood
     items = list(estimator.item_parameters_.items)
     transform = np.asarray(estimator.transform_, np.float64)
+    rotated = _exploratory(estimator)
     labels, picks, blocks = [], [], []
     with tf.GradientTape(persistent=True) as tape:
         slopes = likelihood.decoder.slopes
         rasch = estimator._rasch()
-        if not rasch:
-            reported = slopes @ tf.constant(np.linalg.inv(transform).T, tf.float32)
+        if not rasch:  # an exploratory model's unrotated A, carried through T(A) below
+            reported = slopes if rotated else \
+                slopes @ tf.constant(np.linalg.inv(transform).T, tf.float32)
             blocks.append(tf.reshape(reported, [-1]))
             n_factors = len(estimator.factor_names_)
             for j, item in enumerate(items):
@@ -255,9 +352,29 @@ def _reported(estimator, variables):
                     picks.append((len(blocks) - 1, d * len(names) + e))
     matrices = [quadrature.jacobian_matrix(tape.jacobian(block, variables), variables,
                                            int(block.shape[0])) for block in blocks]
+    if rotated:
+        _through_rotation(estimator, slopes.numpy(), matrices, labels, picks)
     jacobian = np.array([matrices[block][row] for block, row in picks]).reshape(
         len(picks), -1)
     return labels, jacobian
+
+
+def _through_rotation(estimator, slopes, matrices, labels, picks):
+    """Carries the slopes block d vec(A) / dw (block 0) through the rotation, in place:
+    d vec(R) / dw = d vec(R) / d vec(A) d vec(A) / dw, and for an oblique rotation appends the
+    factor correlations' d vec(Phi) / dw with their labels ('GROUP', 'COV_de'), d > e."""
+    found = rotation_jacobian(slopes, estimator.transform_, estimator.rotation,
+                              normalize=bool(estimator.normalize_rotation))
+    unrotated = matrices[0]
+    matrices[0] = found.slopes @ unrotated
+    if not CRITERIA[estimator.rotation][1]:  # orthogonal: Phi = I is not estimated
+        return
+    matrices.append(found.factor_corr @ unrotated)
+    n_factors = slopes.shape[1]
+    for d in range(n_factors):
+        for e in range(d):
+            labels.append(("GROUP", f"COV_{d + 1}{e + 1}"))
+            picks.append((len(matrices) - 1, d * n_factors + e))
 
 
 def _items_table(estimator, se):

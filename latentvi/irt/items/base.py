@@ -9,6 +9,8 @@ An item type owns everything about one kind of item, so that its math lives in o
 - the Fisher information about eta, sum_k (dP_k / d eta)^2 / P_k (`information`; by default
   from central differences of `probabilities`, exact to ~1e-8);
 - a sampler (`sample`: a category from a uniform draw; by default by inversion);
+- optionally, mirt's traditional IRT parameterization of a one-factor item
+  (`irt_parameters`: b = -d / a and the like);
 - its fit: `group` builds an `ItemGroup`, a Keras layer holding the unconstrained weights of all
   items of this type in a model, mapping them to parameters and giving the log-probability of
   the observed categories given eta (TensorFlow, used in training).
@@ -98,6 +100,12 @@ class ItemType:
                  - self.probabilities(eta - _STEP, values, n_categories)) / (2 * _STEP)
         keep = probabilities > 1e-300
         return np.sum(np.where(keep, slope**2 / np.where(keep, probabilities, 1.0), 0.0), -1)
+
+    def irt_parameters(self, slope, values, n_categories):
+        """{name: value} of the item in mirt's traditional IRT parameterization
+        (coef(fit, IRTpars = TRUE)) for a one-factor model with slope a. Types without one
+        raise NotImplementedError (the default)."""
+        raise NotImplementedError(f"item type {self.name!r} has no IRT parameterization")
 
     def sample(self, uniform, eta, values, n_categories):
         """Categories 0..K-1 [n] at each eta [n], from one uniform draw per answer [n]: by

@@ -76,6 +76,11 @@ class Graded(ItemType):
     def group(self, n_categories, types, priors=None):
         return GradedItems(n_categories, types, priors=priors)
 
+    def irt_parameters(self, slope, values, n_categories):
+        """a and the thresholds b_k = -d_k / a (b for a 2PL item)."""
+        names = self.parameter_names(n_categories)
+        return {"a": slope, **{name.replace("d", "b"): -values[name] / slope for name in names}}
+
     def parameter_weights(self, n_categories):
         """d1 is a weight; each later d_k is held as the step d_(k-1) - d_k > 0."""
         refs = {"d1": WeightRef("first_intercept", None, lambda values: values["d1"])}

@@ -110,6 +110,12 @@ class ThreePL(ItemType):
     def group(self, n_categories, types, priors=None):
         return GuessingItems(n_categories, types, priors=priors)
 
+    def irt_parameters(self, slope, values, n_categories):
+        """a, b = -d / a, and the asymptotes g (and u) as they are."""
+        lower, upper = self.asymptotes(values)
+        return {"a": slope, "b": -values["d"] / slope, "g": lower,
+                **({"u": upper} if "u" in values else {})}
+
 
 class FourPL(ThreePL):
     """The four-parameter logistic item (mirt's '4PL'): P(x = 1) = g + (u - g) sigmoid(eta + d)."""

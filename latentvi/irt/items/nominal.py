@@ -99,6 +99,11 @@ class Nominal(ItemType):
     def group(self, n_categories, types, priors=None):
         return NominalItems(n_categories, types, priors=priors)
 
+    def irt_parameters(self, slope, values, n_categories):
+        """Bock's a_k = a ak_k and c_k = d_k, k = 0..K-1 (mirt's a1..aK, c1..cK)."""
+        return {**{f"a{k + 1}": slope * values[f"ak{k}"] for k in range(n_categories)},
+                **{f"c{k + 1}": values[f"d{k}"] for k in range(n_categories)}}
+
 
 @keras.saving.register_keras_serializable("latentvi.irt")
 class NominalItems(ItemGroup):

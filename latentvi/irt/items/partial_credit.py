@@ -80,6 +80,14 @@ class GPCM(ItemType):
     def group(self, n_categories, types, priors=None):
         return PartialCreditItems(n_categories, types, priors=priors)
 
+    def irt_parameters(self, slope, values, n_categories):
+        """a and the step difficulties b_k = -(d_k - d_(k-1)) / a (b for a binary Rasch
+        item)."""
+        steps = -np.diff(self.intercepts(values, n_categories)) / slope
+        if n_categories == 2 and self.parameter_names(n_categories) == ["d"]:
+            return {"a": slope, "b": float(steps[0])}
+        return {"a": slope, **{f"b{k}": float(b) for k, b in enumerate(steps, start=1)}}
+
     def parameter_weights(self, n_categories):
         """d1 is a weight; each later d_k is held as the step d_k - d_(k-1)."""
         names = self.parameter_names(n_categories)
