@@ -62,9 +62,9 @@ __all__ = ["ItemFactorModel"]
 ROTATIONS = ("oblimin", "geomin", "varimax", None)
 EXACT_CELLS = 50_000_000  # scores and log-likelihoods by quadrature up to this many evaluations
 SE_CELLS = 500_000_000  # standard errors by quadrature up to this many evaluations x weights
-SAMPLED_CELLS = 600_000_000  # default draws: persons x draws x items per sampled pass
-SCORE_DRAWS = (32, 256)      # (fewest, most) draws per person for EAP scores by sampling
-LOGLIK_DRAWS = (64, 1024)    # ... and for the log-likelihood (even: two halves)
+# Default draws per person when sampling: (fewest, most, budget of persons x draws x items)
+SCORE_DRAWS = (32, 256, 300_000_000)     # EAP scores
+LOGLIK_DRAWS = (64, 1024, 600_000_000)   # the log-likelihood (even: two halves)
 _RASCH = "Rasch"  # `latentvi.irt.items.partial_credit.Rasch.name`
 
 
@@ -438,7 +438,7 @@ class ItemFactorModel:
         an EAP is then a small share of its SE: on a 5-factor, 100-item model, 13% at 32
         draws, 8% at 64, 5% at 128 (RMS over persons); the total error of a score, its SE
         and this added in quadrature, is 0.8% / 0.3% / 0.1% larger than the SE. None
-        (default): 256 draws, fewer for large data (persons x draws x items at most 6e8, at
+        (default): 256 draws, fewer for large data (persons x draws x items at most 3e8, at
         least 32 draws), so that scoring costs a fraction of the fit.
 
         `data` is coded as at fit time (the same `missing_codes`); with `items`, its other
@@ -549,12 +549,12 @@ class ItemFactorModel:
 
     def _draws(self, responses, num_samples, limits):
         """num_samples, or for None the most draws in `limits` (low, high) that keep persons x
-        draws x items within SAMPLED_CELLS (at least low)."""
+        draws x items within the budget (at least low)."""
         if num_samples is not None:
             return positive_int(num_samples, "num_samples")
-        low, high = limits
+        low, high, budget = limits
         cells = max(int(responses.mask.any(axis=1).sum()), 1) * len(responses.items)
-        return int(np.clip(SAMPLED_CELLS // cells, low, high))
+        return int(np.clip(budget // cells, low, high))
 
     def _quadrature(self, responses, integration):
         """Whether `integration` ('auto', 'quadrature', 'sampling') means quadrature here."""
