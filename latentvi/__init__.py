@@ -10,6 +10,7 @@ _import_tensorflow()
 
 from latentvi import networks, optimizers
 from latentvi.convergence import Convergence, ConvergenceWarning, PlateauCosine
+from latentvi.diagnostics import ImportanceDiagnostics
 from latentvi.estimate import MonteCarloEstimate
 from latentvi.evaluation import evaluate, log_marginal_likelihood
 from latentvi.fitting import FitResult, fit
@@ -44,6 +45,7 @@ __all__ = [
     "CorrelatedNormal",
     "FitResult",
     "GaussianPosterior",
+    "ImportanceDiagnostics",
     "LatentModel",
     "MonteCarloEstimate",
     "Normal",

@@ -13,8 +13,10 @@ import weakref
 import numpy as np
 import pandas as pd
 import tensorflow as tf
+from scipy.special import logsumexp
 
 from latentvi._checks import positive_int
+from latentvi.diagnostics import ImportanceDiagnostics, diagnose, warn_if_unreliable
 from latentvi.inputs import make_dataset, prepare
 from latentvi.model import check_model, unpack
 from latentvi.objectives import ELBO, IWAE
@@ -26,7 +28,7 @@ CHUNK_CELLS = 2**24
 
 
 def log_marginal_likelihood(model, x, num_samples=5000, batch_size=100, mask=None, seed=None,
-                            chunk_size=None, return_se=False):
+                            chunk_size=None, return_se=False, return_diagnostics=False):
     """Importance-sampled log p(x), one value per row (NumPy array, nats).
 
     Args:
@@ -38,6 +40,11 @@ def log_marginal_likelihood(model, x, num_samples=5000, batch_size=100, mask=Non
       seed: integer seed for the draws.
       chunk_size: samples drawn at once (default: as many as fit in ~2**24 cells).
       return_se: also return each row's Monte Carlo standard error.
+      return_diagnostics: also return the weights' `latentvi.diagnostics.ImportanceDiagnostics`
+        (each row's effective sample size and Pareto k-hat; needs S >= 25), and warn when
+        more than 1% of the rows have k-hat above 0.7: there the estimate and its SE cannot be
+        trusted (the weights are too heavy-tailed: q(z | x) is too narrow). The values are
+        those computed without it (same draws).
 
     Returns:
       float64 array [n]: log p(x) for each row (observed cells only); with `return_se`, a pair
@@ -48,7 +55,8 @@ def log_marginal_likelihood(model, x, num_samples=5000, batch_size=100, mask=Non
 
       with both means over the same draws. It measures the estimate's noise, not its bias
       (the estimate sits below log p(x) by about half that variance). With heavy-tailed weights
-      it is itself noisy; it is small when q(z | x) is close to the posterior.
+      it is itself noisy; it is small when q(z | x) is close to the posterior. With
+      `return_diagnostics` the diagnostics come last: (values[, errors], diagnostics).
     """
     check_model(model)
     num_samples = positive_int(num_samples, "num_samples")
@@ -58,23 +66,49 @@ def log_marginal_likelihood(model, x, num_samples=5000, batch_size=100, mask=Non
         chunk_size = max(1, min(num_samples, CHUNK_CELLS // max(1, batch_size * cells)))
     chunk_size = positive_int(chunk_size, "chunk_size")
     seed = int(np.random.default_rng().integers(2**31)) if seed is None else int(seed)
-    chunk_moments = _chunk_moments(model, chunk_size)
     n_chunks = math.ceil(num_samples / chunk_size)
-    values, errors = [], []
+    log_s = math.log(n_chunks * chunk_size)
+    values, errors, diagnostics = [], [], []
     for step, batch in enumerate(_batches(model, x, mask, batch_size)):
         x_batch, mask_batch = unpack(batch)
-        first, second = None, None
-        for chunk in range(n_chunks):
-            chunk_seed = tf.constant([seed, step * n_chunks + chunk], tf.int32)
-            moments = chunk_moments(x_batch, mask_batch, chunk_seed)
-            first, second = (moments if first is None else
-                             [tf.experimental.numpy.logaddexp(total, value)
-                              for total, value in zip((first, second), moments)])
-        log_s = math.log(n_chunks * chunk_size)
-        values.append(first.numpy() - log_s)
-        errors.append(_log_mean_se(first.numpy(), second.numpy(), log_s))
-    values = np.concatenate(values)
-    return (values, np.concatenate(errors)) if return_se else values
+        seeds = [tf.constant([seed, step * n_chunks + chunk], tf.int32)
+                 for chunk in range(n_chunks)]
+        if return_diagnostics:
+            log_w = _all_log_weights(model, chunk_size, x_batch, mask_batch, seeds)
+            first, second = logsumexp(log_w, axis=0), logsumexp(2.0 * log_w, axis=0)
+            diagnostics.append(diagnose(log_w))
+        else:
+            first, second = _summed_moments(model, chunk_size, x_batch, mask_batch, seeds)
+        values.append(first - log_s)
+        errors.append(_log_mean_se(first, second, log_s))
+    result = [np.concatenate(values)] + ([np.concatenate(errors)] if return_se else [])
+    if return_diagnostics:
+        found = ImportanceDiagnostics(np.concatenate([d.ess for d in diagnostics]),
+                                      np.concatenate([d.k_hat for d in diagnostics]),
+                                      n_chunks * chunk_size)
+        warn_if_unreliable(found)
+        result.append(found)
+    return result[0] if len(result) == 1 else tuple(result)
+
+
+def _summed_moments(model, chunk_size, x_batch, mask_batch, seeds):
+    """(log sum_s w_s, log sum_s w_s^2) [B] over the chunks drawn with `seeds`."""
+    chunk_moments = _chunk_moments(model, chunk_size)
+    first, second = None, None
+    for chunk_seed in seeds:
+        moments = chunk_moments(x_batch, mask_batch, chunk_seed)
+        first, second = (moments if first is None else
+                         [tf.experimental.numpy.logaddexp(total, value)
+                          for total, value in zip((first, second), moments)])
+    return first.numpy(), second.numpy()
+
+
+def _all_log_weights(model, chunk_size, x_batch, mask_batch, seeds):
+    """Every log weight [S, B] (float64) of the chunks drawn with `seeds`."""
+    chunk_weights = compiled(model, ("chunk_weights", chunk_size),
+                             lambda model_ref: _build_chunk_weights(model_ref, chunk_size))
+    return np.concatenate([chunk_weights(x_batch, mask_batch, chunk_seed).numpy()
+                           for chunk_seed in seeds])
 
 
 def _log_mean_se(log_sum, log_sum_squares, log_s):
@@ -115,6 +149,17 @@ def _build_chunk_moments(model_ref, chunk_size):
         return (tf.reduce_logsumexp(log_w, axis=0), tf.reduce_logsumexp(2.0 * log_w, axis=0))
 
     return chunk_moments
+
+
+def _build_chunk_weights(model_ref, chunk_size):
+    objective = IWAE(k=chunk_size)
+
+    @tf.function(reduce_retracing=True)
+    def chunk_weights(x_batch, mask_batch, chunk_seed):
+        log_w, _ = objective.log_weights(model_ref(), x_batch, mask_batch, chunk_seed)
+        return tf.cast(log_w, tf.float64)
+
+    return chunk_weights
 
 
 def evaluate(model, x, objective=None, batch_size=256, mask=None, seed=None, per_row=False):

@@ -8,7 +8,8 @@
 `fit` reads a persons x items table (CSV, TSV, Parquet or Excel, by file suffix), fits an
 `irt.ItemFactorModel` to its item columns and writes model.lvirt, items.csv, scores.csv,
 fit.json (log-likelihood with its Monte Carlo SE, AIC, BIC, persons read and dropped, settings,
-versions), factor_corr.csv (D > 1), history.csv and PNG plots into the output folder.
+versions), factor_corr.csv (D > 1), history.csv and PNG plots into the output folder, and with
+--report a self-contained report.html.
 
 `score` scores new respondents with a saved model; `info` prints what a saved model holds.
 
@@ -21,6 +22,7 @@ import math
 import os
 import pathlib
 import re
+import shlex
 import sys
 
 from latentvi import __version__
@@ -60,6 +62,7 @@ def _run(argv):
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
+    args.command_line = shlex.join(["latentvi", *argv])  # as typed, for the HTML report
     try:
         code = args.run(args)
         sys.stdout.flush()  # a closed pipe shows here, not in Python's flush at exit
@@ -141,6 +144,9 @@ def _fit_parser(commands):
     fit.add_argument("--out", type=pathlib.Path, help="output folder (default: <data>_irt/)")
     fit.add_argument("--force", action="store_true", help="write into an existing output folder")
     fit.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    fit.add_argument("--report", action="store_true",
+                     help="also write report.html: one self-contained HTML page with the data "
+                          "summary, convergence, items, fit, curves and scores")
     fit.add_argument("--quiet", action="store_true", help="no progress, notes or summary")
     fit.set_defaults(run=run_fit)
 

@@ -2,7 +2,8 @@
 
 The folder holds model.lvirt, items.csv, items_se.csv (the items' standard errors, where the
 model has them: up to 3 factors, confirmatory or one factor), scores.csv, history.csv,
-factor_corr.csv (D > 1), fit.json (`fit_summary`) and the PNG plots (`save_plots`).
+factor_corr.csv (D > 1), fit.json (`fit_summary`), the PNG plots (`save_plots`) and, with
+--report, report.html (`latentvi.irt.report`).
 """
 
 import json
@@ -21,6 +22,7 @@ __all__ = ["criteria_line", "fit_summary", "persons_line", "run_fit", "save_plot
 # fit.json lists the labels of at most this many dropped persons (n_dropped counts them all): a
 # million-row export with a blank block would otherwise write a million labels.
 DROPPED_LISTED = 100
+REPORT_FILE = "report.html"
 
 
 def run_fit(args):
@@ -46,7 +48,7 @@ def run_fit(args):
     except irt.SuspiciousColumns as error:
         raise InputError(not_items_message(error.columns, args.data.name)) from None
     summary = fit_summary(model, criteria, data, args, seconds)
-    _write(model, data, summary, out, args)
+    _write(model, data, summary, out, args, criteria)
     if not args.quiet:
         print(model.items_.round(3).to_string())
         print(f"\n{criteria_line(criteria)}  ({seconds:.1f} s)\n{persons_line(summary)}\n"
@@ -54,12 +56,13 @@ def run_fit(args):
     return 0
 
 
-def _write(model, data, summary, out, args):
+def _write(model, data, summary, out, args, criteria):
     out.mkdir(parents=True, exist_ok=True)
     model.save(out / MODEL_FILE, overwrite=args.force)
     model.items_.to_csv(out / "items.csv")
-    if _has_standard_errors(model):
-        model.standard_errors(data).items.to_csv(out / "items_se.csv")
+    errors = model.standard_errors(data) if _has_standard_errors(model) else None
+    if errors is not None:
+        errors.items.to_csv(out / "items_se.csv")
     model.score(data).to_csv(out / "scores.csv")
     model.history_.to_csv(out / "history.csv", index=False)
     if model.n_factors > 1:
@@ -67,6 +70,11 @@ def _write(model, data, summary, out, args):
     (out / "fit.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
     if not args.no_plots:
         save_plots(model, out)
+    if args.report:
+        from latentvi import irt
+        irt.report(model, data, out / REPORT_FILE, overwrite=args.force,
+                   command=getattr(args, "command_line", None), criteria=criteria,
+                   standard_errors=errors)
 
 
 def _has_standard_errors(model):

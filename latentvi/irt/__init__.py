@@ -4,6 +4,7 @@
     >>> m = irt.ItemFactorModel(n_factors=1, item_type='binary').fit(df)
     >>> m.items_, m.score(df), m.log_likelihood(df), m.standard_errors(df).items
     >>> m.save('survey.lvirt'); m = irt.load('survey.lvirt')
+    >>> irt.report(m, df, 'survey.html')   # one self-contained HTML report
 """
 
 from latentvi.convergence import ConvergenceWarning
@@ -15,6 +16,7 @@ from latentvi.irt.likelihood import ItemResponse, ItemSlopes
 from latentvi.irt.limited_information import M2, FitStatistics
 from latentvi.irt.model import ItemFactorModel
 from latentvi.irt.model_comparison import anova
+from latentvi.irt.report import report
 from latentvi.irt.responses import Responses, apply_category_map, encode_responses
 from latentvi.irt.rotation import Rotation, rotate
 from latentvi.irt.saving import load
@@ -44,6 +46,7 @@ __all__ = [
     "item_information",
     "items",
     "load",
+    "report",
     "rotate",
     "simulate",
     "test_information",
