@@ -93,7 +93,7 @@ def log_marginal_likelihood(model, x, num_samples=5000, batch_size=100, mask=Non
 
 def _summed_moments(model, chunk_size, x_batch, mask_batch, seeds):
     """(log sum_s w_s, log sum_s w_s^2) [B] over the chunks drawn with `seeds`."""
-    chunk_moments = _chunk_moments(model, chunk_size)
+    chunk_moments = _chunk_function(model, chunk_size, moments=True)
     first, second = None, None
     for chunk_seed in seeds:
         moments = chunk_moments(x_batch, mask_batch, chunk_seed)
@@ -105,8 +105,7 @@ def _summed_moments(model, chunk_size, x_batch, mask_batch, seeds):
 
 def _all_log_weights(model, chunk_size, x_batch, mask_batch, seeds):
     """Every log weight [S, B] (float64) of the chunks drawn with `seeds`."""
-    chunk_weights = compiled(model, ("chunk_weights", chunk_size),
-                             lambda model_ref: _build_chunk_weights(model_ref, chunk_size))
+    chunk_weights = _chunk_function(model, chunk_size, moments=False)
     return np.concatenate([chunk_weights(x_batch, mask_batch, chunk_seed).numpy()
                            for chunk_seed in seeds])
 
@@ -133,33 +132,26 @@ def compiled(model, key, build):
 _COMPILED = weakref.WeakKeyDictionary()
 
 
-def _chunk_moments(model, chunk_size):
-    return compiled(model, ("chunk_moments", chunk_size),
-                    lambda model_ref: _build_chunk_moments(model_ref, chunk_size))
+def _chunk_function(model, chunk_size, moments):
+    """The compiled log weights of one chunk of draws [chunk, B] (float64), or with `moments`
+    their (log sum w, log sum w^2) [B] reduced in the graph; one per model and kind."""
+    return compiled(model, ("chunk", chunk_size, moments),
+                    lambda model_ref: _build_chunk_function(model_ref, chunk_size, moments))
 
 
-def _build_chunk_moments(model_ref, chunk_size):
+def _build_chunk_function(model_ref, chunk_size, moments):
     objective = IWAE(k=chunk_size)
 
     # reduce_retracing: one trace serves every batch size.
     @tf.function(reduce_retracing=True)
-    def chunk_moments(x_batch, mask_batch, chunk_seed):
+    def chunk(x_batch, mask_batch, chunk_seed):
         log_w, _ = objective.log_weights(model_ref(), x_batch, mask_batch, chunk_seed)
         log_w = tf.cast(log_w, tf.float64)
+        if not moments:
+            return log_w
         return (tf.reduce_logsumexp(log_w, axis=0), tf.reduce_logsumexp(2.0 * log_w, axis=0))
 
-    return chunk_moments
-
-
-def _build_chunk_weights(model_ref, chunk_size):
-    objective = IWAE(k=chunk_size)
-
-    @tf.function(reduce_retracing=True)
-    def chunk_weights(x_batch, mask_batch, chunk_seed):
-        log_w, _ = objective.log_weights(model_ref(), x_batch, mask_batch, chunk_seed)
-        return tf.cast(log_w, tf.float64)
-
-    return chunk_weights
+    return chunk
 
 
 def evaluate(model, x, objective=None, batch_size=256, mask=None, seed=None, per_row=False):

@@ -15,13 +15,13 @@ References:
 
 import hashlib
 import os
-import tempfile
 import urllib.request
 from typing import NamedTuple
 
 import numpy as np
 
 from latentvi._checks import one_of
+from latentvi._files import atomic_write
 from latentvi.datasets.idx import read_idx
 
 __all__ = ["FASHION_CLASSES", "class_names", "dynamic_binarization", "load_mnist"]
@@ -240,7 +240,7 @@ def _download(variant, filename, cache):
             corrupt.append(f"{url} (md5 {digest}, expected {expected})")
             continue
         path = os.path.join(cache, filename)
-        _atomic_write(path, content)
+        atomic_write(path, content)
         return path
     if corrupt:
         raise ValueError(f"download of {spec.title} {filename} failed the md5 check: "
@@ -248,21 +248,6 @@ def _download(variant, filename, cache):
     raise FileNotFoundError(f"{spec.title} file {filename} is missing and could not be "
                             f"downloaded ({'; '.join(failures)}). Download it yourself and put "
                             f"it in {cache}, or pass data_dir=... where it lies.")
-
-
-def _atomic_write(path, content):
-    """Writes to a temporary file in the same folder, then renames: no half-written file."""
-    folder = os.path.dirname(path)
-    os.makedirs(folder, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".download-")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(content)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
 
 
 def _md5(path):

@@ -40,8 +40,8 @@ def irt_parameters(parameters, vcov=None):
         converted = _converted(kind, slope, values, n_categories)
         row = dict(converted)
         if vcov is not None:
-            for name, se in _standard_errors(kind, item, slope, values, n_categories,
-                                             vcov).items():
+            for name, se in _standard_errors(kind, item, slope, values, n_categories, vcov,
+                                             list(converted)).items():
                 row[f"SE_{name}"] = se
         rows.append(row)
     table = pd.DataFrame(rows, index=pd.Index(parameters.items, name="item"))
@@ -62,12 +62,11 @@ def _converted(kind, slope, values, n_categories):
                          f"one (2PL, 3PL, 4PL, graded, gpcm, Rasch, nominal)") from None
 
 
-def _standard_errors(kind, item, slope, values, n_categories, vcov):
-    """{name: SE} of one item's converted parameters by the delta method."""
+def _standard_errors(kind, item, slope, values, n_categories, vcov, names):
+    """{name: SE} of one item's converted parameters `names` by the delta method."""
     inputs = [("a1", slope)] + [(name, float(value)) for name, value in values.items()]
     labels = [f"{item}:{name}" for name, _ in inputs]
     free = [k for k, label in enumerate(labels) if label in vcov.index]
-    names = list(_converted(kind, slope, values, n_categories))
     jacobian = np.zeros((len(names), len(free)))
     for column, k in enumerate(free):
         ends = []

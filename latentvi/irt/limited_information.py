@@ -95,18 +95,24 @@ class _Statistics:
         products = codes.T @ codes / len(codes)
         return np.array(first + [products[j, l] for j, l in self.bivariate])
 
+    @staticmethod
+    def item_moments(probabilities):
+        """Each item's conditional first and second moments m, s [J, G] at the nodes."""
+        m = np.array([p @ np.arange(p.shape[1]) for p in probabilities])
+        s = np.array([p @ np.arange(p.shape[1]) ** 2 for p in probabilities])
+        return m, s
+
     def node_values(self, probabilities):
         """V [S, G] (each statistic's conditional expectation at each node), and each item's
         conditional first and second moments m, s [J, G]."""
-        m = np.array([p @ np.arange(p.shape[1]) for p in probabilities])
-        s = np.array([p @ np.arange(p.shape[1]) ** 2 for p in probabilities])
+        m, s = self.item_moments(probabilities)
         rows = [probabilities[j][:, k] for j, k in self.univariate]
         rows += [m[j] * m[l] for j, l in self.bivariate]
         return np.array(rows), m, s
 
     def expectations(self, probabilities, weights):
         """pi [S]: the proportions sum_g w_g P_jk(g) and cross-products sum_g w_g m_j m_l."""
-        m = np.array([p @ np.arange(p.shape[1]) for p in probabilities])
+        m, _ = self.item_moments(probabilities)
         shares = [weights @ p for p in probabilities]
         first = [shares[j][k] for j, k in zip(*self._first)]
         products = (m * weights) @ m.T
@@ -197,40 +203,46 @@ def _covariance(statistics, parameters, correlation, variance):
     Sobol sequence: Xi only weights the residuals (a 0.1% error in Xi moves M2 by about
     0.1%), while its S x S x G product is the statistic's largest cost."""
     points = min(COVARIANCE_POINTS, QMC_POINTS)
-    probabilities, weights = _evaluate(parameters, correlation, variance, points)
+    _, weights, probabilities = _evaluate(parameters, correlation, variance, points)
     expected = statistics.expectations(probabilities, weights)
     return statistics.second_moments(probabilities, weights) - np.outer(expected, expected)
 
 
 def _evaluate(parameters, correlation, variance, qmc_points=QMC_POINTS):
+    """(nodes theta [G, D], weights [G], each item's P(x = k | theta) [G, K_j] in item
+    order)."""
     theta, weights = grid(parameters.n_factors, correlation, variance, qmc_points)
     probabilities = parameters.probabilities(theta)
-    ordered = [probabilities[item] for item in parameters.items]
-    return ordered, weights
+    return theta, weights, [probabilities[item] for item in parameters.items]
 
 
-def _shifted(parameters, correlation, variance, key, step):
-    slopes = parameters.slopes.copy()
-    values = [dict(row) for row in parameters.values]
-    correlation, variance = np.array(correlation, float), np.array(variance, float)
+def _factor_column(statistics, parameters, correlation, variance, key):
+    """d pi / d psi [S] for a factor correlation ('corr', d, e) or variance ('variance', d):
+    it moves the nodes, hence every item's statistics."""
+    ends = []
+    for step in (_STEP, -_STEP):
+        moved_correlation = np.array(correlation, float)
+        moved_variance = np.array(variance, float)
+        if key[0] == "corr":
+            moved_correlation[key[1], key[2]] += step
+            moved_correlation[key[2], key[1]] += step
+        else:
+            moved_variance[key[1]] += step
+        _, weights, probabilities = _evaluate(parameters, moved_correlation, moved_variance)
+        ends.append(statistics.expectations(probabilities, weights))
+    return (ends[0] - ends[1]) / (2 * _STEP)
+
+
+def _item_probabilities(parameters, key, step, theta):
+    """P(x_j = k | theta) [G, K_j] of item j = key[1] alone, with the parameter `key`
+    (('slope', j, d) or ('value', j, name)) moved by `step`."""
+    j = key[1]
+    slopes, values = parameters.slopes[j].copy(), dict(parameters.values[j])
     if key[0] == "slope":
-        slopes[key[1], key[2]] += step
-    elif key[0] == "value":
-        values[key[1]][key[2]] += step
-    elif key[0] == "corr":
-        correlation[key[1], key[2]] += step
-        correlation[key[2], key[1]] += step
+        slopes[key[2]] += step
     else:
-        variance[key[1]] += step
-    shifted = type(parameters)(parameters.items, parameters.types, parameters.n_categories,
-                               slopes, values, parameters.factor_names)
-    return shifted, correlation, variance
-
-
-def _item_probabilities(parameters, j, theta):
-    """P(x_j = k | theta) [G, K_j] of item j alone."""
-    eta = theta @ parameters.slopes[j]
-    return parameters.item_type(j).probabilities(eta, parameters.values[j],
+        values[key[2]] += step
+    return parameters.item_type(j).probabilities(theta @ slopes, values,
                                                   parameters.n_categories[j])
 
 
@@ -238,8 +250,7 @@ def _item_column(statistics, parameters, key, theta, weights, means):
     """d pi / d psi [S] for a parameter psi of item j: only item j's statistics move,
     d P(x_j = k) = sum_g w_g dP_jk(g) and d E[x_j x_l] = sum_g w_g dm_j(g) m_l(g)."""
     j = key[1]
-    ends = [_item_probabilities(_shifted(parameters, 1.0, 1.0, key, step)[0], j, theta)
-            for step in (_STEP, -_STEP)]
+    ends = [_item_probabilities(parameters, key, step, theta) for step in (_STEP, -_STEP)]
     change = (ends[0] - ends[1]) / (2 * _STEP)  # [G, K_j]
     column = np.zeros(statistics.size)
     for a, k in statistics.univariate_of[j]:
@@ -250,20 +261,17 @@ def _item_column(statistics, parameters, key, theta, weights, means):
     return column
 
 
-def _jacobian(statistics, parameters, correlation, variance, free):
-    """Delta [S, P]: central differences of the expectations, equal parameters summed."""
-    theta, weights = grid(parameters.n_factors, correlation, variance)
-    probabilities = parameters.probabilities(theta)
-    means = np.array([probabilities[item] @ np.arange(probabilities[item].shape[1])
-                      for item in parameters.items])
+def _jacobian(statistics, parameters, correlation, variance, free, nodes):
+    """Delta [S, P]: central differences of the expectations, equal parameters summed;
+    `nodes` = `_evaluate` at the estimates."""
+    theta, weights, probabilities = nodes
+    means, _ = statistics.item_moments(probabilities)
     columns, labels = [], {}
     for key, label in free:
         if key[0] in ("slope", "value"):
             column = _item_column(statistics, parameters, key, theta, weights, means)
         else:
-            ends = [statistics.expectations(*_evaluate(*_shifted(
-                parameters, correlation, variance, key, step))) for step in (_STEP, -_STEP)]
-            column = (ends[0] - ends[1]) / (2 * _STEP)
+            column = _factor_column(statistics, parameters, correlation, variance, key)
         if label is not None and label in labels:
             columns[labels[label]] += column
         else:
@@ -315,10 +323,12 @@ def limited_information_fit(estimator, codes):
     n = len(codes)
     statistics = _Statistics(parameters.n_categories)
     observed = statistics.observed(codes)
-    probabilities, weights = _evaluate(parameters, correlation, variance)
+    nodes = _evaluate(parameters, correlation, variance)
+    _, weights, probabilities = nodes
     expected = statistics.expectations(probabilities, weights)
     covariance = _covariance(statistics, parameters, correlation, variance)
-    delta = _jacobian(statistics, parameters, correlation, variance, _free_parameters(estimator))
+    delta = _jacobian(statistics, parameters, correlation, variance, _free_parameters(estimator),
+                      nodes)
     form, rank = _quadratic_form(observed - expected, covariance, delta)
     statistic, df = n * form, statistics.size - rank
     if df < 1:
@@ -328,7 +338,7 @@ def limited_information_fit(estimator, codes):
     rmsea = float(np.sqrt(max(statistic - df, 0.0) / (n * df)))
     low, high = _rmsea_bounds(statistic, df, n)
     # SRMSR: observed against model-implied correlations of the item scores
-    _, m, s = statistics.node_values(probabilities)
+    m, s = statistics.item_moments(probabilities)
     model_corr = _correlations(m @ weights, (m * weights) @ m.T, s @ weights)
     data_corr = np.corrcoef(codes, rowvar=False)
     upper = np.triu_indices(len(parameters.items), 1)

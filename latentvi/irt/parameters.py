@@ -26,13 +26,15 @@ __all__ = ["LOGISTIC_SCALE", "check_n_factors", "max_exploratory_factors", "n_pa
 LOGISTIC_SCALE = 1.702
 
 
-def standardized_loadings(slopes, factor_corr=None):
+def standardized_loadings(slopes, factor_corr=None, xp=np):
     """mirt's standardized loadings F = (a / 1.702) / sqrt(1 + a Phi a^T / 1.702^2) [J, D] from
-    slopes a [J, D] for factors of unit variance with correlations Phi (None: identity)."""
-    scaled = np.asarray(slopes, float) / LOGISTIC_SCALE
+    slopes a [J, D] for factors of unit variance with correlations Phi (None: identity).
+    `xp` is the array namespace of `slopes`: NumPy, or `tf.experimental.numpy` for float64
+    tensors that TensorFlow differentiates (`latentvi.irt.rotation_jacobian`)."""
+    scaled = (np.asarray(slopes, float) if xp is np else slopes) / LOGISTIC_SCALE
     corr = np.eye(scaled.shape[1]) if factor_corr is None else np.asarray(factor_corr, float)
-    common = np.einsum("jd,de,je->j", scaled, corr, scaled)
-    return scaled / np.sqrt(1.0 + common)[:, None]
+    common = xp.einsum("jd,de,je->j", scaled, corr, scaled)
+    return scaled / xp.sqrt(1.0 + common)[:, None]
 
 
 def orient(slopes, correlation, method=None, seed=None, normalize=False):

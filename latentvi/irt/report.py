@@ -29,7 +29,6 @@ import html
 import io
 import math
 import numbers
-import os
 import pathlib
 import platform
 import warnings
@@ -41,6 +40,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from latentvi._files import atomic_write
 from latentvi.irt.responses import apply_category_map
 
 __all__ = ["SECTIONS", "Outcome", "ReportInputs", "collect", "render", "report"]
@@ -102,7 +102,7 @@ def report(model, data, path, *, overwrite=False, command=None, criteria=None,
         raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
     inputs = collect(model, data, command=command, criteria=criteria,
                      standard_errors=standard_errors, title=title)
-    _write_atomically(path, render(inputs))
+    atomic_write(path, render(inputs))
     return path
 
 
@@ -413,16 +413,3 @@ def _label(value):
 
 def _text(value):
     return html.escape(str(value), quote=True)
-
-
-def _write_atomically(path, text):
-    """Writes to a temporary file beside `path`, then renames it over `path`: a crash mid-write
-    never leaves a half-written report."""
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    try:
-        with open(partial, "x", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(partial, path)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise

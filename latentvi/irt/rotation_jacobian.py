@@ -62,7 +62,7 @@ import tensorflow as tf
 import tensorflow.experimental.numpy as tnp
 
 from latentvi._checks import one_of
-from latentvi.irt.parameters import LOGISTIC_SCALE
+from latentvi.irt.parameters import standardized_loadings
 from latentvi.irt.rotation import CRITERIA
 
 __all__ = ["METHODS", "RotationJacobian", "rotation_jacobian"]
@@ -136,8 +136,7 @@ def rotated_input(slopes, normalize):
     """X(A) [J, D], what `orient` hands to `rotate`: mirt's standardized loadings
     x_j = (a_j / 1.702) / sqrt(1 + |a_j / 1.702|^2) (`parameters.standardized_loadings`
     with identity factor correlations), rows scaled to unit length if `normalize`."""
-    scaled = slopes / LOGISTIC_SCALE
-    loadings = scaled / tf.sqrt(1.0 + tf.reduce_sum(scaled**2, axis=1, keepdims=True))
+    loadings = standardized_loadings(slopes, xp=tnp)
     if normalize:
         loadings = loadings / tf.norm(loadings, axis=1, keepdims=True)
     return loadings
