@@ -5,10 +5,14 @@
     >>> m.items_, m.score(df), m.log_likelihood(df), m.standard_errors(df).items
     >>> m.save('survey.lvirt'); m = irt.load('survey.lvirt')
     >>> irt.report(m, df, 'survey.html')   # one self-contained HTML report
+    >>> mg = irt.ItemFactorModel(1, invariance=['slopes', 'intercepts', 'free_means',
+    ...                                         'free_var']).fit(df, group='country')
+    >>> mg.group_parameters_, irt.dif(mg, df).items   # group means / SDs, DIF per item
 """
 
 from latentvi.convergence import ConvergenceWarning
 from latentvi.irt import items
+from latentvi.irt.dif import DIFResult, dif
 from latentvi.irt.information import item_information, test_information
 from latentvi.irt.item_parameters import ItemParameters
 from latentvi.irt.items import ItemGroup, ItemType
@@ -22,12 +26,13 @@ from latentvi.irt.rotation import Rotation, rotate
 from latentvi.irt.saving import load
 from latentvi.irt.score_methods import empirical_rxx
 from latentvi.irt.screening import SuspiciousColumns
-from latentvi.irt.simulate import simulate
+from latentvi.irt.simulate import simulate, simulate_groups
 from latentvi.irt.standard_errors import StandardErrors
 
 __all__ = [
     "M2",
     "ConvergenceWarning",
+    "DIFResult",
     "FitStatistics",
     "ItemFactorModel",
     "ItemGroup",
@@ -41,6 +46,7 @@ __all__ = [
     "SuspiciousColumns",
     "anova",
     "apply_category_map",
+    "dif",
     "empirical_rxx",
     "encode_responses",
     "item_information",
@@ -49,5 +55,6 @@ __all__ = [
     "report",
     "rotate",
     "simulate",
+    "simulate_groups",
     "test_information",
 ]

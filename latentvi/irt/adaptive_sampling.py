@@ -53,8 +53,8 @@ from latentvi.evaluation import CHUNK_CELLS, compiled
 from latentvi.irt.scoring import unique_patterns
 from latentvi.objectives import importance_log_weights
 
-__all__ = ["ADAPT_DRAWS", "eap", "log_likelihood", "normal_points", "random_shifts",
-           "sobol_digits"]
+__all__ = ["ADAPT_DRAWS", "eap", "log_likelihood", "normal_points", "posterior_draws",
+           "random_shifts", "sobol_digits"]
 
 ADAPT_DRAWS = 16   # first-stage draws from q that place the proposal
 INFLATION = 1.3    # proposal covariance / estimated posterior covariance
@@ -150,6 +150,8 @@ def _build(model_ref, what, signature):
         second = tf.concat([normal_points(second_digits, shifts[1]),
                             normal_points(second_digits, shifts[2])], axis=0)
         z, log_w = _adapted_draws(model, x, mask, first, second)
+        if what == "draws":
+            return z, log_w
         if what == "loglik":
             halves = tf.split(log_w, 2, axis=0)
             return [tf.reduce_logsumexp(h, axis=0)
@@ -223,3 +225,24 @@ def eap(model, codes, mask, transform, num_samples=64, seed=None):
     empty = ~mask.any(axis=1)
     loc[empty], scale[empty] = 0.0, 1.0
     return loc, scale
+
+
+def posterior_draws(model, codes, mask, n_draws, num_samples=512, seed=None):
+    """`n_draws` draws of z from each person's posterior, [n, n_draws, D] (NumPy): sampling
+    importance resampling (Rubin 1988) of `num_samples` draws from the adapted proposal,
+    multinomially by their normalized weights. The proposal is close to the posterior (its
+    effective sample size is most of `num_samples`), so the draws' mean and covariance
+    reproduce the posterior's up to Monte Carlo error of order 1 / sqrt(num_samples)."""
+    rng = np.random.default_rng([0 if seed is None else int(seed), 11])
+    identity = tf.eye(model.latent_dim)
+    out = np.zeros((len(codes), int(n_draws), model.latent_dim))
+    for (start, stop), x, observed, draws in _chunks(model, codes, mask, num_samples, seed):
+        z, log_w = _call(model, "draws", x, observed, draws, identity)
+        z, log_w = z.numpy().astype(np.float64), log_w.numpy().astype(np.float64)
+        weights = np.exp(log_w - log_w.max(axis=0))
+        cumulative = np.cumsum(weights / weights.sum(axis=0), axis=0)  # [S, B]
+        uniform = rng.uniform(size=(stop - start, int(n_draws)))
+        for b in range(stop - start):
+            picks = np.minimum(np.searchsorted(cumulative[:, b], uniform[b]), len(z) - 1)
+            out[start + b] = z[picks, b]
+    return out

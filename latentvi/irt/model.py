@@ -22,6 +22,7 @@ from latentvi.estimate import MonteCarloEstimate
 from latentvi.irt import (
     adaptive_sampling,
     item_fit,
+    multiple_group,
     person_fit,
     quadrature,
     residuals,
@@ -163,7 +164,8 @@ class ItemFactorModel:
     def __init__(self, n_factors=1, item_type="binary", pattern=None, correlated_factors=True,
                  rotation="oblimin", iw_samples=None, seed=None, equal_slopes=False,
                  items=None, missing_codes=None, max_categories=20, priors=None,
-                 normalize_rotation=False, parameters=None, refine="auto"):
+                 normalize_rotation=False, parameters=None, refine="auto", invariance=None,
+                 anchors=None):
         self.n_factors = n_factors
         self.item_type = item_type
         self.pattern = pattern
@@ -179,10 +181,12 @@ class ItemFactorModel:
         self.normalize_rotation = normalize_rotation
         self.parameters_table = parameters
         self.refine = refine
+        self.invariance = invariance
+        self.anchors = anchors
 
     # -- fitting ----------------------------------------------------------------------------
     def fit(self, data, epochs=None, batch_size=None, verbose=1, callbacks=None, max_steps=None,
-            tol=None):
+            tol=None, group=None, covariates=None):
         """Fits the model to a persons x items DataFrame; returns self.
 
         Persons who answered no item carry no information and are dropped with a warning;
@@ -208,7 +212,27 @@ class ItemFactorModel:
             place on a terminal or in a notebook and written once at the end elsewhere (a log,
             a pipe); 2 one line per check; 0 silent (`latentvi.Progress`).
           callbacks: Keras callbacks passed to `latentvi.fit` (e.g. a progress display).
+          group: a column of `data` (its name) or a Series indexed like `data` giving each
+            person's group: a multiple-group model (mirt's multipleGroup), each group with its
+            own copy of the items unless `invariance` / `anchors` make them equal, and its own
+            latent mean and covariance where `invariance` frees them (the reference group, the
+            first level, has mean 0 and variance 1). Results: `items_` indexed by (group,
+            item), `group_parameters_`, scores on the common scale
+            (`latentvi.irt.multiple_group`).
+          covariates: a DataFrame indexed like `data`, or names of numeric columns of `data`:
+            latent regression theta ~ N(mu_group + B c, Sigma_group) with the weights B
+            (`regression_`) estimated; the encoder sees the covariates. There is no intercept:
+            the latent mean is mu_group where every covariate is 0 (center them to put it at
+            their means).
         """
+        self.persons_ = None
+        if group is not None or covariates is not None:
+            return multiple_group.fit(self, data, group, covariates, epochs=epochs,
+                                      batch_size=batch_size, verbose=verbose,
+                                      callbacks=callbacks, max_steps=max_steps, tol=tol)
+        if self.invariance is not None or self.anchors is not None:
+            raise ValueError("invariance and anchors apply to a multiple-group fit; give "
+                             "fit(data, group=...)")
         self._check_settings()
         frame = data if self.items is None else select_items(data, self.items)
         responses = encode_responses(grouped_by_type(frame, self.item_type), self.item_type,
@@ -348,6 +372,7 @@ class ItemFactorModel:
         `ItemFactorModel(parameters=table)` to fix slopes, set starting values, add priors or
         make a factor's slopes equal."""
         self._check_fitted()
+        self._single_group("parameters()")
         order = [self.item_parameters_.items.index(item) for item in self.item_order_]
         rasch = self._rasch()
         return parameter_table(
@@ -420,7 +445,8 @@ class ItemFactorModel:
                     else np.ones(len(self.factor_names_)))
         return pd.Series(variance, index=self.factor_names_, name="variance")
 
-    def score(self, data, method="eap", num_samples=None, integration="auto"):
+    def score(self, data, method="eap", num_samples=None, integration="auto", n_draws=5,
+              seed=None, group=None, covariates=None):
         """Person scores and their standard errors, as mirt's fscores(method=...).
 
         method: 'eap' (default): the posterior mean and SD of each factor (below); for
@@ -444,12 +470,24 @@ class ItemFactorModel:
         `data` is coded as at fit time (the same `missing_codes`); with `items`, its other
         columns are left out.
 
+        method='plausible': `n_draws` plausible values per person (`plausible_values`).
+
+        A multiple-group or latent-regression model scores by 'eap' (and 'plausible') on the
+        common scale: each person's prior is their group's N(mu_g + B c, Sigma_g). Its group
+        and covariates come from `data` as at fit time, or `group=` / `covariates=`.
+
         Returns:
           DataFrame indexed like `data`: F1..FD (or the pattern's factor names), SE_F1..SE_FD.
           Persons with no answers get the prior: mean 0, SD 1 (sqrt(factor_var_) in a Rasch
-          model).
+          model; their group's mean and SD in a multiple-group model).
         """
-        one_of(method, ("eap", "map", "ml", "wle"), "method")
+        one_of(method, ("eap", "map", "ml", "wle", "plausible"), "method")
+        if method == "plausible":
+            return self.plausible_values(data, n_draws=n_draws, seed=seed, group=group,
+                                         covariates=covariates)
+        if self._grouped():
+            return self._grouped_scores(data, method, num_samples, integration, group,
+                                        covariates)
         responses = self._encode(data)
         if method != "eap":
             theta, se = score_methods.pattern_scores(
@@ -470,8 +508,21 @@ class ItemFactorModel:
         return pd.DataFrame(np.hstack([loc, scale]), index=responses.index,
                             columns=names + [f"SE_{name}" for name in names])
 
+    def _grouped_scores(self, data, method, num_samples, integration, group, covariates):
+        if method != "eap":
+            raise ValueError(f"method={method!r} is not implemented for multiple-group or "
+                             f"latent-regression models; use 'eap' or 'plausible'")
+        responses = self._encode(data, group=group, covariates=covariates)
+        quadrature_ok = self._quadrature(responses, integration)
+        draws = None if quadrature_ok else self._draws(responses, num_samples, SCORE_DRAWS)
+        loc, scale = multiple_group.score(self, responses, quadrature_ok, draws)
+        names = self.factor_names_
+        return pd.DataFrame(np.hstack([loc, scale]), index=responses.index,
+                            columns=names + [f"SE_{name}" for name in names])
+
     def _one_factor_items(self, what):
         self._check_fitted()
+        self._single_group(what)
         if self.item_parameters_.n_factors != 1:
             raise ValueError(f"{what} is implemented for one-factor models; this one has "
                              f"{self.item_parameters_.n_factors} factors")
@@ -490,15 +541,38 @@ class ItemFactorModel:
         return score_methods.eap_sum(parameters, responses.codes.astype(int), responses.mask,
                                      variance=variance)
 
-    def plausible_values(self, data, n_draws=5, seed=None):
-        """`n_draws` draws of theta from each person's posterior (one-factor models): a
-        DataFrame indexed like `data` with columns PV1..PVn (mirt's fscores(plausible.draws=)).
-        Over many draws their mean and SD reproduce the EAP and its SE."""
+    def plausible_values(self, data, n_draws=5, seed=None, group=None, covariates=None):
+        """`n_draws` draws of theta from each person's posterior: a DataFrame indexed like
+        `data` with columns PV1..PVn (one factor; mirt's fscores(plausible.draws=)), or
+        PV1_F1, PV1_F2, ... Over many draws their mean and SD reproduce the EAP and its SE.
+
+        One-factor, one-group models invert each posterior's CDF on a fine grid
+        (`score_methods.plausible_values`). Multiple-group, latent-regression and
+        multi-factor models draw by sampling importance resampling from the adapted
+        importance-sampling proposal (`adaptive_sampling.posterior_draws`), each person's
+        prior being their group's N(mu_g + B c, Sigma_g): the draws respect the group and
+        the covariates, as the plausible values of large assessments must (else group
+        differences shrink towards the overall mean)."""
+        self._check_fitted()
+        n_draws = positive_int(n_draws, "n_draws")
+        seed = self.seed if seed is None else seed
+        if self._grouped() or len(self.factor_names_) > 1:
+            responses = self._encode(data, group=group, covariates=covariates)
+            transform = (None if self._grouped() else np.asarray(self.transform_, float))
+            draws = (multiple_group.plausible_values(self, responses, n_draws, seed)
+                     if transform is None else adaptive_sampling.posterior_draws(
+                         self.model_, responses.codes, responses.mask, n_draws,
+                         seed=seed) @ transform)
+            names = self.factor_names_
+            columns = ([f"PV{k + 1}" for k in range(n_draws)] if len(names) == 1 else
+                       [f"PV{k + 1}_{name}" for k in range(n_draws) for name in names])
+            return pd.DataFrame(draws.reshape(len(draws), -1), index=responses.index,
+                                columns=columns)
         parameters = self._one_factor_items("plausible_values")
         responses = self._encode(data)
         draws = score_methods.plausible_values(
             parameters, responses.codes.astype(int), responses.mask, n_draws=n_draws,
-            variance=float(self.factor_var_.iloc[0]), seed=self.seed if seed is None else seed)
+            variance=float(self.factor_var_.iloc[0]), seed=seed)
         return pd.DataFrame(draws, index=responses.index,
                             columns=[f"PV{k + 1}" for k in range(draws.shape[1])])
 
@@ -591,6 +665,7 @@ class ItemFactorModel:
           `FitStatistics` (a named tuple; `.to_series()` for a table row).
         """
         self._check_fitted()
+        self._single_group("fit_statistics")
         responses = self._encode(data)
         complete = responses.mask.all(axis=1)
         if not complete.all():
@@ -618,6 +693,7 @@ class ItemFactorModel:
           'wle'; as `score`).
         """
         self._check_fitted()
+        self._single_group("item_fit")
         fit_stats = ("S_X2", "Zh", "infit") if fit_stats is None else (
             (fit_stats,) if isinstance(fit_stats, str) else fit_stats)
         for name in fit_stats:
@@ -644,6 +720,7 @@ class ItemFactorModel:
         negative Zh and z (below -2, say) flag answer strings the model finds unlikely;
         persons with no answers get NaN."""
         self._check_fitted()
+        self._single_group("person_fit")
         responses = self._encode(data)
         theta = self.score(data, method=method).to_numpy()[:, :len(self.factor_names_)]
         table = person_fit.person_statistics(self.item_parameters_,
@@ -659,6 +736,7 @@ class ItemFactorModel:
         Returns a DataFrame items x items in the order of `items_`.
         """
         self._check_fitted()
+        self._single_group("residuals")
         one_of(type, ("LD", "Q3"), "type")
         responses = self._encode(data)
         codes, mask = responses.codes.astype(int), responses.mask
@@ -742,11 +820,13 @@ class ItemFactorModel:
     def item_information(self, theta, direction=None):
         """Fisher information of each item at theta (see `latentvi.irt.information`)."""
         self._check_fitted()
+        self._single_group("item_information")
         return item_information(self.item_parameters_, theta, direction)[self.item_order_]
 
     def test_information(self, theta, direction=None):
         """Sum of the item informations at theta: a Series indexed like the theta rows."""
         self._check_fitted()
+        self._single_group("test_information")
         return test_information(self.item_parameters_, theta, direction)
 
     # -- saving ---------------------------------------------------------------------------
@@ -757,12 +837,32 @@ class ItemFactorModel:
         Raises FileExistsError rather than overwrite an existing file unless `overwrite=True`.
         """
         self._check_fitted()
+        self._single_group("save")
         saving.save(self, path, overwrite=overwrite)
 
-    def _encode(self, data):
+    def _encode(self, data, group=None, covariates=None):
+        """The coded responses of `data`; a multiple-group / latent-regression model's rows
+        end with the persons' extra columns (group one-hot, standardized covariates)."""
         self._check_fitted()
-        return apply_category_map(data, self.category_map_, missing_codes=self.missing_codes,
-                                  ignore_extra=self.items is not None)
+        grouped = self._grouped()
+        responses = apply_category_map(data, self.category_map_, missing_codes=self.missing_codes,
+                                       ignore_extra=self.items is not None or grouped)
+        if not grouped:
+            return responses
+        extra = self.persons_.extra_columns(data, group=group, covariates=covariates)
+        return dataclasses.replace(
+            responses, codes=np.hstack([responses.codes, extra]),
+            mask=np.hstack([responses.mask, np.ones(extra.shape, bool)]))
+
+    def _grouped(self):
+        """Whether the model was fitted with groups or covariates."""
+        return getattr(self, "persons_", None) is not None
+
+    def _single_group(self, what):
+        if self._grouped():
+            raise NotImplementedError(
+                f"{what} is not implemented for multiple-group or latent-regression models "
+                f"yet; fit the groups one at a time (or without covariates) for it")
 
     def _check_fitted(self):
         if not hasattr(self, "items_"):

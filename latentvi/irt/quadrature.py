@@ -162,7 +162,7 @@ def posterior_moments(model, x, mask, points, max_cells=2_000_000):
     return np.concatenate(means), np.concatenate(covariances).astype(np.float64)
 
 
-def refine(model, x, mask, counts, points, max_iterations=500):
+def refine(model, x, mask, counts, points, max_iterations=500, newton=True):
     """Maximizes sum_p counts_p log p(x_p) (+ the items' log-prior) over the likelihood's and
     the prior's trainable weights by L-BFGS, with the nodes re-centred between rounds.
 
@@ -171,6 +171,8 @@ def refine(model, x, mask, counts, points, max_iterations=500):
       x, mask: [P, J] distinct answer patterns and their observed cells (mask may be None).
       counts: [P] persons per pattern.
       points: nodes per factor.
+      newton: finish with Newton steps (`newton_steps`: the last ~1e-7 nats per person that
+        float32 rounding hides from L-BFGS; they cost a Hessian).
 
     Returns:
       `Refinement`. The model's weights hold the maximum.
@@ -225,8 +227,9 @@ def refine(model, x, mask, counts, points, max_iterations=500):
         if abs(current - previous) < ROUND_TOL:
             break
         previous = current
-    newton_steps(model, x, mask, nodes, counts.numpy(), variables,
-                 lambda: float(objective(nodes)), assign, flat_values)
+    if newton:
+        newton_steps(model, x, mask, nodes, counts.numpy(), variables,
+                     lambda: float(objective(nodes)), assign, flat_values)
     return Refinement(before, float(objective(nodes)), iterations, rounds, points, converged)
 
 
@@ -297,6 +300,8 @@ def free_basis(model, variables):
     for group in model.likelihood.groups:
         for name, found in group.ties.items():
             ties[id(getattr(group, name))] = found
+    for variable, found in getattr(model.likelihood, "weight_ties", list)():
+        ties[id(variable)] = found
     columns, offset = [], 0
     for variable in variables:
         size = int(np.prod(variable.shape))

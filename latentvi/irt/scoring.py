@@ -25,9 +25,10 @@ __all__ = ["exact_eap", "exact_log_likelihood", "total", "unique_patterns"]
 def unique_patterns(codes, mask):
     """(distinct codes, their masks, index of each person's pattern).
 
-    Rows are compared as bytes (codes as int32, -1 where missing): 20x faster than
-    `np.unique(axis=0)`, 0.06 s for 100,000 persons x 100 items."""
-    keys = np.ascontiguousarray(np.where(mask, codes, -1).astype(np.int32))
+    Rows are compared as bytes (codes as float32, -1 where missing; a multiple-group model's
+    rows end with the group and covariate columns): 20x faster than `np.unique(axis=0)`,
+    0.06 s for 100,000 persons x 100 items."""
+    keys = np.ascontiguousarray(np.where(mask, codes, -1).astype(np.float32) + 0.0)
     rows = keys.view(np.dtype((np.void, keys.dtype.itemsize * keys.shape[1]))).ravel()
     _, first, inverse = np.unique(rows, return_index=True, return_inverse=True)
     return codes[first], mask[first], inverse.reshape(-1)

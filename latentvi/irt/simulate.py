@@ -17,7 +17,7 @@ from latentvi._checks import one_of, positive_int
 from latentvi.irt.item_parameters import ItemParameters
 from latentvi.irt.items import get as get_item_type
 
-__all__ = ["simulate"]
+__all__ = ["simulate", "simulate_groups"]
 
 
 def simulate(n_persons, n_items=None, n_factors=None, item_type="binary", n_categories=2,
@@ -147,3 +147,51 @@ def _frame(rng, answers, items, missing_rate):
         return pd.DataFrame(answers, index=index, columns=items)
     values = np.where(rng.uniform(size=answers.shape) < missing_rate, np.nan, answers)
     return pd.DataFrame(values, index=index, columns=items)
+
+
+def simulate_groups(groups, parameters, means=None, covariances=None, covariates=None,
+                    regression=None, missing_rate=0.0, seed=None):
+    """Draws responses of persons in groups, with group-specific items and latent
+    distributions and a latent regression on covariates (what a multiple-group fit estimates):
+    theta = mu_g + B c + chol(Sigma_g) e, e ~ N(0, I).
+
+    Args:
+      groups: {group label: number of persons}, in the order the rows come.
+      parameters: the items of every group (`ItemParameters`), or {label: ItemParameters}
+        (same items, e.g. with DIF in some).
+      means, covariances: {label: mean [D]} and {label: covariance [D, D]} (default 0 and I).
+      covariates: DataFrame [persons, C] (rows in the order of `groups`), or None.
+      regression: B [D, C] for the covariates.
+      missing_rate, seed: as `simulate`.
+
+    Returns:
+      (responses, truth): responses holds the items and a 'group' column; truth has 'theta'
+      (DataFrame) and 'group' (Series).
+    """
+    rng = np.random.default_rng(seed)
+    labels = list(groups)
+    found = parameters if isinstance(parameters, dict) else {g: parameters for g in labels}
+    n_factors = found[labels[0]].n_factors
+    total = sum(int(n) for n in groups.values())
+    shift = np.zeros((total, n_factors))
+    if covariates is not None:
+        shift = np.asarray(covariates, float) @ np.asarray(regression, float).reshape(
+            n_factors, -1).T
+    frames, thetas, start = [], [], 0
+    for label in labels:
+        n = positive_int(groups[label], "groups")
+        mean = np.zeros(n_factors) if means is None else np.asarray(means.get(label, 0.0),
+                                                                      float) * np.ones(n_factors)
+        cov = np.eye(n_factors) if covariances is None else np.atleast_2d(
+            covariances.get(label, np.eye(n_factors)))
+        theta = mean + shift[start:start + n] + rng.multivariate_normal(
+            np.zeros(n_factors), cov, size=n)
+        answers = found[label].sample(rng, theta)
+        frames.append(_frame(rng, answers, found[label].items, missing_rate).assign(group=label))
+        thetas.append(theta)
+        start += n
+    responses = pd.concat(frames, ignore_index=True).rename_axis("person")
+    factors = list(found[labels[0]].factor_names)
+    return responses, {"theta": pd.DataFrame(np.vstack(thetas), index=responses.index,
+                                             columns=factors),
+                       "group": responses["group"].copy()}

@@ -45,7 +45,7 @@ import pandas as pd
 import scipy.linalg
 import tensorflow as tf
 
-from latentvi.irt import quadrature
+from latentvi.irt import multiple_group, quadrature
 from latentvi.irt.rotation import CRITERIA
 from latentvi.irt.rotation_jacobian import rotation_jacobian
 from latentvi.irt.sampled_information import NUM_SAMPLES, sampled_information
@@ -79,6 +79,9 @@ class StandardErrors(NamedTuple):
         in standard errors: the root mean square over the free parameters of the Newton step
         I^-1 g / SE. Below ~0.3 it is noise; a stochastic fit of 100,000 persons without
         `refine` sits ~1-2 SE away, and then a warning says so.
+      group_parameters, regression: of a multiple-group / latent-regression model, the SEs
+        of `group_parameters_` (means and covariances; NaN where fixed) and of
+        `regression_`; its `items` is indexed by (group, item) and `factor_corr` is None.
     """
     items: pd.DataFrame
     factor_corr: pd.DataFrame
@@ -86,6 +89,8 @@ class StandardErrors(NamedTuple):
     method: str
     mc_error: float = 0.0
     distance: float = 0.0
+    group_parameters: pd.DataFrame = None
+    regression: pd.DataFrame = None
 
 
 def standard_errors(estimator, codes, mask, method="observed", sampling=False,
@@ -139,13 +144,15 @@ def _from_information(estimator, variables, method, information, outer, halves, 
     outer = None if outer is None else basis.T @ outer @ basis
     covariance = _covariance(method, information, outer)
     distance = _distance(information, basis.T @ gradient)
-    labels, jacobian = _reported(estimator, variables)
+    grouped = estimator._grouped()
+    labels, jacobian = (multiple_group.reported if grouped else _reported)(estimator, variables)
     jacobian = jacobian @ basis
     estimated = np.abs(jacobian).sum(axis=1) > 0
     jacobian = jacobian[estimated]
     reported = jacobian @ covariance @ jacobian.T
     labels = [label for label, keep in zip(labels, estimated) if keep]
-    names = [f"{i}:{n}" for i, n in labels]
+    names = [f"{':'.join(str(v) for v in i) if isinstance(i, tuple) else i}:{n}"
+             for i, n in labels]
     vcov = pd.DataFrame(reported, index=names, columns=names)
     se = np.sqrt(np.maximum(np.diag(reported), 0.0))
     error = 0.0 if halves is None else _monte_carlo_error(method, halves, outer, basis,
@@ -156,6 +163,9 @@ def _from_information(estimator, variables, method, information, outer, halves, 
                       f"the parameters) from the maximum of the likelihood: intervals built "
                       f"from these SEs would cover the truth less often than they claim. Refit "
                       f"with refine=True (Newton steps to the maximum)", stacklevel=3)
+    if grouped:
+        items, groups, regression = multiple_group.se_tables(estimator, se)
+        return StandardErrors(items, None, vcov, method, error, distance, groups, regression)
     return StandardErrors(_items_table(estimator, se), _corr_table(estimator, se), vcov, method,
                           error, distance)
 

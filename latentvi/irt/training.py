@@ -59,6 +59,7 @@ from latentvi._checks import positive_float, positive_int
 from latentvi.convergence import Convergence, PlateauCosine
 from latentvi.fitting import fit
 from latentvi.irt import quadrature, sampled_refinement
+from latentvi.irt.groups import GroupedItemResponse
 from latentvi.irt.likelihood import ItemResponse, ItemSlopes
 from latentvi.irt.scoring import unique_patterns
 from latentvi.model import LatentModel
@@ -134,16 +135,24 @@ def schedule(n_persons, n_items, n_factors=1, epochs=None, batch_size=None, iw_s
 
 
 def build_model(n_categories, n_factors, pattern, equal_slopes, correlated, seed=None,
-                item_types=None, priors=None, fixed_slopes=None):
+                item_types=None, priors=None, fixed_slopes=None, grouping=None):
     """The LatentModel: normal prior, item response likelihood (items of `item_types`, by
-    default 2PL and graded), masked Gaussian encoder."""
+    default 2PL and graded), masked Gaussian encoder. With `grouping` (the keyword arguments
+    of `GroupedItemResponse`: n_items, n_groups, ...) the items are each group's copies and
+    the data rows carry the groups and covariates after the answers."""
     if seed is not None:
         keras.utils.set_random_seed(int(seed))
     n_items = len(n_categories)
     prior = (CorrelatedNormal(n_factors) if correlated else StandardNormal(n_factors))
     slopes = ItemSlopes(n_items, n_factors, pattern=pattern, equal_slopes=equal_slopes,
                         fixed=fixed_slopes)
-    likelihood = ItemResponse(slopes, n_categories, item_types, priors=priors)
+    if grouping is None:
+        likelihood = ItemResponse(slopes, n_categories, item_types, priors=priors)
+    else:
+        likelihood = GroupedItemResponse(slopes, n_categories, item_types, priors=priors,
+                                         **grouping)
+        n_items = (grouping["n_items"] + grouping["n_groups"]
+                   + len(grouping["covariate_center"]))
     encoder = mlp((HIDDEN_UNITS,), activation="tanh")
     posterior = GaussianPosterior(encoder, n_factors, masked=True,
                                   covariance="full" if n_factors > 1 else "diag")
@@ -193,7 +202,7 @@ def _monitor_rows(n_persons, seed):
     return np.sort(rng.permutation(n_persons)[:MONITOR_ROWS])
 
 
-def refine(model, responses, mode="auto"):
+def refine(model, responses, mode="auto", newton=True):
     """The exact-ML refinement (`latentvi.irt.quadrature.refine`) of a fitted model, on the
     data's distinct answer patterns; returns its `Refinement`, or None where it was not run.
 
@@ -214,4 +223,5 @@ def refine(model, responses, mode="auto"):
     if mode == "auto" and size > REFINE_CELLS:
         return None
     return quadrature.refine(model, patterns, None if observed.all() else observed,
-                             np.bincount(inverse), quadrature.n_points(n_factors))
+                             np.bincount(inverse), quadrature.n_points(n_factors),
+                             newton=newton)

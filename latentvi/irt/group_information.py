@@ -1,0 +1,211 @@
+"""The observed information of a multiple-group model, computed group by group.
+
+A `GroupedItemResponse` evaluates every group's copy of the items for every person (G times
+one group's work), which is what a stochastic fit needs but not what a Hessian should pay: a
+Hessian by automatic differentiation takes one backward pass per weight entry, and the grouped
+model has G times the entries. Yet each person's log-likelihood depends only on their own
+group's copy of the items, their group's latent parameters and the regression weights, so the
+information is a sum over groups of small blocks:
+
+    H = sum_g P_g' H_g P_g,
+
+H_g the Hessian of group g's log-likelihood over its own entries (one copy of the items, its
+mean / SDs / correlations, the regression weights), P_g placing them among the grouped model's
+entries. Each H_g is computed on a one-group *view* of the model (the same
+`GroupedItemResponse` with G = 1, holding group g's values) with adaptive quadrature on group
+g's answer patterns; the nodes come from the grouped model's encoder.
+
+The entries are the weights as the model reads them (tied entries at their common value), so
+for any free basis B of the grouped model (`quadrature.free_basis`) the information of the
+free coordinates is B' H B.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from latentvi.irt import quadrature, training
+from latentvi.irt.scoring import unique_patterns
+
+__all__ = ["EntryIndex", "assign_values", "entry_index", "information", "read_values", "view"]
+
+
+class EntryIndex:
+    """Where each entry of the grouped model's `variables` sits: `variable[i]` (position in
+    the list), `row[i]` (first-axis index), and for item weights the item and group of the
+    copy (`item[i]`, `group[i]`; -1 elsewhere) and whether it is a slope (`slope[i]`)."""
+
+    def __init__(self, variable, row, item, group, slope):
+        self.variable, self.row, self.item = variable, row, item
+        self.group, self.slope = group, slope
+
+
+def _item_variables(likelihood):
+    """{id(variable): (first virtual row, reader)} of the variables whose rows are item copies:
+    the slopes' kernel and every item group's weights."""
+    found = {id(likelihood.decoder.kernel): (0, lambda: _kernel(likelihood.decoder))}
+    for layer, (start, _) in zip(likelihood.groups, likelihood.slices):
+        for variable in layer.trainable_variables:
+            found[id(variable)] = (start, _reader(layer, variable))
+    return found
+
+
+def _kernel(decoder):
+    return decoder.kernel if decoder.ties is None else decoder.ties.read(decoder.kernel)
+
+
+def _reader(layer, variable):
+    name = variable.name
+    if getattr(layer, name, None) is variable:
+        return lambda: layer.constrained(name)
+    return lambda: variable
+
+
+def entry_index(likelihood, variables):
+    """`EntryIndex` of every entry of `variables` of a `GroupedItemResponse`."""
+    items = _item_variables(likelihood)
+    n_groups = likelihood.n_groups
+    latent = {id(getattr(likelihood, name)) for name in ("group_means", "group_log_sd",
+                                                          "group_corr")}
+    parts = []
+    for position, variable in enumerate(variables):
+        shape = tuple(variable.shape)
+        size = int(np.prod(shape))
+        rows = (np.repeat(np.arange(shape[0]), size // max(shape[0], 1)) if shape
+                else np.zeros(size, int))
+        item = group = np.full(size, -1)
+        if id(variable) in items:
+            virtual = items[id(variable)][0] + rows
+            item, group = virtual // n_groups, virtual % n_groups
+        elif id(variable) in latent:
+            group = rows
+        slope = np.full(size, variable is likelihood.decoder.kernel)
+        parts.append((np.full(size, position), rows, item, group, slope))
+    return EntryIndex(*(np.concatenate(column) for column in zip(*parts)))
+
+
+def view(latent_model, g):
+    """A one-group `LatentModel` holding group g's copy of the items, its latent parameters
+    and the regression weights of the grouped `latent_model` (item priors left out)."""
+    likelihood = latent_model.likelihood
+    n_groups = likelihood.n_groups
+    pattern = likelihood.decoder.pattern
+    model = training.build_model(
+        likelihood.n_categories[g::n_groups], likelihood.n_factors,
+        None if pattern is None else np.asarray(pattern)[g::n_groups], False, False,
+        item_types=likelihood.item_types[g::n_groups],
+        grouping={"n_items": likelihood.n_items, "n_groups": 1,
+                  "covariate_center": likelihood.covariate_center,
+                  "covariate_scale": likelihood.covariate_scale})
+    _copy_group(latent_model, model, g)
+    return model
+
+
+def _copy_group(latent_model, view_model, g):
+    """Assigns group g's values of the grouped model to the view's weights."""
+    source, target = latent_model.likelihood, view_model.likelihood
+    n_groups = source.n_groups
+    target.decoder.kernel.assign(_kernel(source.decoder)[g::n_groups])
+    for layer, other in zip(source.groups, target.groups):
+        for variable, twin in zip(layer.trainable_variables, other.trainable_variables):
+            twin.assign(_reader(layer, variable)()[g::n_groups])
+    for name in ("group_means", "group_log_sd", "group_corr"):
+        getattr(target, name).assign(source.latent(name)[g:g + 1])
+    target.regression.assign(source.latent("regression"))
+
+
+def _view_positions(source, target, g, index, variables):
+    """For each entry of the view's variables, its position among the grouped entries."""
+    n_groups = source.n_groups
+    pairs = [(source.decoder.kernel, target.decoder.kernel)]
+    for layer, other in zip(source.groups, target.groups):
+        pairs += list(zip(layer.trainable_variables, other.trainable_variables))
+    pairs += [(getattr(source, name), getattr(target, name))
+              for name in ("group_means", "group_log_sd", "group_corr", "regression")]
+    offsets = np.concatenate([[0], np.cumsum([int(np.prod(v.shape)) for v in variables])])
+    position = {id(v): k for k, v in enumerate(variables)}
+    found_vars, found_positions = [], []
+    for grouped, single in pairs:
+        if id(grouped) not in position or not single.trainable:
+            continue
+        shape = tuple(grouped.shape)
+        width = int(np.prod(shape[1:])) if len(shape) > 1 else 1
+        rows = np.arange(single.shape[0])
+        if grouped is source.regression:
+            grouped_rows = rows
+        elif grouped.shape[0] == n_groups and grouped is not source.decoder.kernel and any(
+                grouped is getattr(source, n) for n in ("group_means", "group_log_sd",
+                                                        "group_corr")):
+            grouped_rows = np.array([g])
+        else:
+            grouped_rows = rows * n_groups + g
+        entries = (offsets[position[id(grouped)]] + grouped_rows[:, np.newaxis] * width
+                   + np.arange(width)).reshape(-1)
+        found_vars.append(single)
+        found_positions.append(entries)
+    return found_vars, np.concatenate(found_positions)
+
+
+def information(latent_model, codes, mask, variables, group_of):
+    """(H [W, W], gradient [W]): minus the Hessian and the gradient of the log-likelihood
+    over every entry of the grouped model's `variables` (as read), summed over groups.
+
+    codes, mask: the augmented rows (answers, then group one-hot and covariates) [n, ...];
+    group_of: each row's group index [n]."""
+    likelihood = latent_model.likelihood
+    n_items, n_groups = likelihood.n_items, likelihood.n_groups
+    size = sum(int(np.prod(v.shape)) for v in variables)
+    total, gradient = np.zeros((size, size)), np.zeros(size)
+    index = entry_index(likelihood, variables)
+    points = quadrature.n_points(likelihood.n_factors)
+    for g in range(n_groups):
+        rows = group_of == g
+        if not rows.any():
+            continue
+        patterns, observed, inverse = unique_patterns(codes[rows], mask[rows])
+        counts = np.bincount(inverse).astype(np.float64)
+        full_mask = None if observed.all() else tf.constant(observed, tf.float32)
+        nodes = quadrature.nodes_from_q(latent_model, tf.constant(patterns, tf.float32),
+                                        full_mask, points)
+        single = view(latent_model, g)
+        keep = np.r_[np.arange(n_items), n_items + g, np.arange(n_items + n_groups,
+                                                                 patterns.shape[1])]
+        x = tf.constant(patterns[:, keep], tf.float32)
+        x_mask = None if full_mask is None else tf.constant(observed[:, keep], tf.float32)
+        for _ in range(2):
+            nodes = quadrature.recentre(single, x, x_mask, nodes, points)
+        single_vars, positions = _view_positions(likelihood, single.likelihood, g, index,
+                                                 variables)
+        block = quadrature.information(single, x, x_mask, nodes, counts, single_vars)
+        with tf.GradientTape() as tape:
+            value = quadrature.penalized(single, x, x_mask, nodes, counts)
+        grad = quadrature.flat(tape.gradient(value, single_vars), single_vars).numpy()
+        total[np.ix_(positions, positions)] += block
+        gradient[positions] += grad
+    return total, gradient
+
+
+def read_values(likelihood, variables):
+    """Every entry of `variables` as the grouped likelihood reads it (tied entries at their
+    common value, fixed ones at their value), flat float64."""
+    items = _item_variables(likelihood)
+    latent = {id(getattr(likelihood, name)): name for name in
+              ("group_means", "group_log_sd", "group_corr", "regression")}
+    values = []
+    for variable in variables:
+        if id(variable) in items:
+            value = items[id(variable)][1]()
+        elif id(variable) in latent:
+            value = likelihood.latent(latent[id(variable)])
+        else:
+            value = variable
+        values.append(np.asarray(value, np.float64).reshape(-1))
+    return np.concatenate(values)
+
+
+def assign_values(variables, flat):
+    """Assigns flat values to `variables` (raw weights; untied entries read as assigned)."""
+    offset = 0
+    for variable in variables:
+        size = int(np.prod(variable.shape))
+        variable.assign(flat[offset:offset + size].reshape(variable.shape).astype(np.float32))
+        offset += size
