@@ -34,7 +34,7 @@ from latentvi.irt.likelihood import ItemResponse
 tfd = tfp.distributions
 tfb = tfp.bijectors
 
-__all__ = ["GroupedItemResponse", "GroupedRows", "LATENT_WEIGHTS"]
+__all__ = ["LATENT_WEIGHTS", "GroupedItemResponse", "GroupedRows"]
 
 LATENT_WEIGHTS = ("group_means", "group_log_sd", "group_corr", "regression")
 

@@ -26,7 +26,7 @@ import tensorflow as tf
 
 from latentvi._checks import one_of, positive_int
 from latentvi.convergence import ConvergenceWarning
-from latentvi.irt import adaptive_sampling, quadrature, scoring, training
+from latentvi.irt import adaptive_sampling, group_information, quadrature, scoring, training
 from latentvi.irt.constraints import Ties
 from latentvi.irt.item_parameters import ItemParameters
 from latentvi.irt.items import get as get_item_type
@@ -36,8 +36,14 @@ from latentvi.irt.person_covariates import read_covariates
 from latentvi.irt.responses import encode_responses, grouped_by_type, item_types, select_items
 from latentvi.irt.start import starting_values
 
-__all__ = ["INVARIANCE", "fit", "group_item_parameters", "read_invariance", "score",
-           "plausible_values"]
+__all__ = [
+    "INVARIANCE",
+    "fit",
+    "group_item_parameters",
+    "plausible_values",
+    "read_invariance",
+    "score",
+]
 
 INVARIANCE = ("free_means", "free_var", "free_cov", "slopes", "intercepts")
 GROUP_LEVEL = "group"
@@ -246,7 +252,7 @@ def fit(estimator, data, group, covariates, epochs=None, batch_size=None, verbos
                                 list(callbacks or []) + progress)
     est.history_ = result.history
     est.converged_ = None if rule is None else rule.converged
-    est.refinement_ = training.refine(est.model_, prepared.augmented, est.refine)
+    est.refinement_ = refine(est.model_, prepared, est.refine)
     if rule is not None and not rule.converged:
         warnings.warn(f"the fit did not converge within max_steps={settings.max_steps}; refit "
                       f"with a larger max_steps (or a larger tol)", ConvergenceWarning,
@@ -257,6 +263,20 @@ def fit(estimator, data, group, covariates, epochs=None, batch_size=None, verbos
     est._prepared = prepared
     summarize(est, responses, prepared.membership)
     return est
+
+
+def refine(latent, prepared, mode):
+    """The exact-ML refinement of a grouped model (at most 3 factors; `mode` False: none):
+    Newton steps with the information computed group by group
+    (`group_information.newton_refine`). A stochastic fit leaves the direction that rescales
+    every slope against every group's SD (only the reference group's fixed variance pins it)
+    far from converged: on 30 groups x 3,000 persons x 40 items the groups' SDs came out 10%
+    low and their means 10% shrunk; three Newton steps remove that."""
+    if mode is False or quadrature.n_points(latent.latent_dim) is None:
+        return None
+    augmented = prepared.augmented
+    return group_information.newton_refine(latent, augmented.codes, augmented.mask,
+                                           prepared.membership)
 
 
 def _is_label(value):
@@ -379,7 +399,7 @@ def score(est, responses, quadrature_ok, num_samples):
     model, likelihood = est.model_, est.model_.likelihood
     n_items, n_groups = likelihood.n_items, likelihood.n_groups
     extra = tf.constant(responses.codes[:, n_items:], tf.float32)
-    mean, tril = (t.numpy().astype(np.float64) for t in likelihood.person_latent(extra))
+    mean = likelihood.person_latent(extra)[0].numpy().astype(np.float64)
     signs = np.diag(est.transform_)
     trils = likelihood.group_scale_trils().numpy().astype(np.float64)
     membership = _groups_of(responses, n_items, n_groups)
@@ -404,7 +424,7 @@ def plausible_values(est, responses, n_draws, seed, num_samples=512):
     """[n, n_draws, D] draws of the reported theta from each person's posterior (sampling
     importance resampling from the adapted proposal, `adaptive_sampling.posterior_draws`)."""
     model, likelihood = est.model_, est.model_.likelihood
-    n_items, n_groups = likelihood.n_items, likelihood.n_groups
+    n_items = likelihood.n_items
     z = adaptive_sampling.posterior_draws(model, responses.codes, responses.mask, n_draws,
                                           num_samples=num_samples, seed=seed)
     extra = tf.constant(responses.codes[:, n_items:], tf.float32)

@@ -100,6 +100,8 @@ def report(model, data, path, *, overwrite=False, command=None, criteria=None,
     path = pathlib.Path(path)
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
+    model._check_fitted()
+    model._single_group("report")
     inputs = collect(model, data, command=command, criteria=criteria,
                      standard_errors=standard_errors, title=title)
     atomic_write(path, render(inputs))

@@ -45,7 +45,7 @@ import pandas as pd
 import scipy.linalg
 import tensorflow as tf
 
-from latentvi.irt import multiple_group, quadrature
+from latentvi.irt import group_information, multiple_group, quadrature
 from latentvi.irt.rotation import CRITERIA
 from latentvi.irt.rotation_jacobian import rotation_jacobian
 from latentvi.irt.sampled_information import NUM_SAMPLES, sampled_information
@@ -125,6 +125,14 @@ def standard_errors(estimator, codes, mask, method="observed", sampling=False,
             if num_samples is not None or result.mc_error <= MC_TARGET or draws >= MAX_SAMPLES:
                 return result
             draws *= 4
+    if estimator._grouped() and method == "observed" and not estimator.priors_:
+        # group by group: each person's likelihood involves their own group's copy only
+        n_items, n_groups = model.likelihood.n_items, model.likelihood.n_groups
+        information, gradient = group_information.information(
+            model, codes, mask, variables,
+            np.argmax(codes[:, n_items:n_items + n_groups], axis=1))
+        return _from_information(estimator, variables, method, information, None, None,
+                                 gradient)
     information, outer, gradient = _quadrature_information(model, codes, mask, variables,
                                                             method != "observed")
     return _from_information(estimator, variables, method, information, outer, None, gradient)
