@@ -8,11 +8,11 @@
 Each prints a table and writes benchmarks/results/irt_groups_<what>.json.
 
 Designs:
-- power: two groups of `--persons` (default 1,000) persons, 20 binary items (slopes U[0.8, 2],
+- power: two groups of `--persons` (default 2,000) persons, 20 binary items (slopes U[0.8, 2],
   intercepts U[-1.5, 1.5]); in the focal group item 1's intercept +0.5, item 2's -0.5 and
   item 3's slope +0.8 (3 DIF items); focal latent N(0.5, 1.2^2). Baseline: every item equal
-  across groups, free means and variances; DIF by `irt.dif` ('auto': LRT at this size, or
-  --method), Holm-adjusted, alpha 0.05.
+  across groups, free means and variances; DIF by `irt.dif` (`--method`, default 'score'),
+  Holm-adjusted, alpha 0.05.
 - scan: 30 groups x 3,000 persons x 40 binary items, group means N(0, 0.5^2), SDs U[0.8, 1.25],
   4 items with intercept DIF (+-0.5) in a third of the groups; the whole pipeline: the
   invariant baseline fit, then the score-test scan of all 40 items (`method='score'`).
@@ -195,12 +195,12 @@ def main():
     parser.add_argument("what", choices=["power", "scan", "regression", "recovery"])
     parser.add_argument("--replications", type=int, default=50)
     parser.add_argument("--persons", type=int, default=None)
-    parser.add_argument("--method", default="auto")
+    parser.add_argument("--method", default="score")
     parser.add_argument("--purify", action="store_true")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     if args.persons is None:
-        args.persons = {"regression": 20_000}.get(args.what, 1000)
+        args.persons = {"regression": 20_000, "power": 2000}.get(args.what, 1000)
     if args.what == "recovery" and args.replications == 50:
         args.replications = 20
     summary, rows = {"power": power, "scan": scan, "regression": regression,

@@ -82,7 +82,7 @@ def test_configural_model_is_the_separate_fits(two_groups):
 def test_dif_flags_the_dif_items(invariant, two_groups):
     # Items 1-3 carry DIF of 0.6 logits / 0.8 in slope at 1,000 per group (power > 0.9 in
     # benchmarks/irt_groups.py power); the seven clean items are not flagged on this data set
-    result = irt.dif(invariant, two_groups, method="score")
+    result = irt.dif(invariant, two_groups, "group", method="score")
     flagged = result.items["flagged"]
     assert flagged.loc[ITEMS[:3]].all()
     assert not flagged.loc[ITEMS[3:]].any()
@@ -252,3 +252,33 @@ def test_latent_regression_matches_mirt(regression):
     errors = model.standard_errors(data).regression.loc["F1"]
     bound = 1.0 / np.sqrt(len(data) * data[["x1", "x2"]].var().to_numpy())
     assert (errors.to_numpy() > bound).all()
+
+
+def test_group_by_group_information_is_the_whole_models(anchored):
+    # The information computed on one-group views (group_information) must equal the
+    # grouped model's own Hessian (every copy of the items evaluated for every person) on
+    # the free coordinates, to float32 rounding of sums over 2,000 persons (1e-4 relative)
+    from latentvi.irt import group_information, quadrature
+    from latentvi.irt.standard_errors import _quadrature_information
+    model, prepared = anchored.model_, anchored._prepared
+    augmented = prepared.augmented
+    variables = model.likelihood.trainable_variables + model.prior.trainable_variables
+    views, _ = group_information.information(model, augmented.codes, augmented.mask,
+                                             variables, prepared.membership)
+    whole = _quadrature_information(model, augmented.codes, augmented.mask, variables,
+                                    False)[0]
+    basis = quadrature.free_basis(model, variables)
+    basis = basis[:, np.abs(np.diag(basis.T @ whole @ basis)) > 1e-10]
+    assert basis.shape[1] == anchored.n_parameters_
+    expected, found = basis.T @ whole @ basis, basis.T @ views @ basis
+    assert np.abs(found - expected).max() < 1e-4 * np.abs(expected).max()
+
+
+def test_dif_fits_the_baseline_from_a_specification(two_groups):
+    # Given a model without groups and group=, dif fits the invariant baseline itself (free
+    # group means and SDs) with the model's settings; items 1-3 carry the DIF
+    data = two_groups[ITEMS[:6] + ["group"]]
+    result = irt.dif(irt.ItemFactorModel(1, seed=3), data, "group", method="score")
+    assert list(result.items.index) == ITEMS[:6]
+    assert result.items.loc[["item1", "item2"], "flagged"].all()
+    assert not result.items.loc[ITEMS[3:6], "flagged"].any()

@@ -5,16 +5,22 @@
     >>> result = irt.dif(base, data)
     >>> result.items          # X2, df, p, p_adjusted, flagged, signed / unsigned area
 
-Tests (mirt's DIF(), scheme 'add'):
-- 'lrt' (default): for each studied item, the model in which that item's parameters (`which`)
-  are free across groups, every other item still equal (the anchors) and the groups' means and
-  SDs free, is fitted from the baseline's estimates; X2 = 2 (loglik_free - loglik_base) with
+Tests (mirt's DIF() on the constrained model, scheme 'drop'):
+- 'lrt': for each studied item, the model in which that item's parameters (`which`) are free
+  across groups, every other item still equal (the anchors) and the groups' means and SDs
+  free, is fitted from the baseline's estimates; X2 = 2 (loglik_free - loglik_base) with
   df = the parameters freed. Both fits are exact marginal maximum likelihood (the quadrature
   refinement; at most 3 factors), so X2 is the likelihood-ratio statistic.
+- 'score': the Lagrange-multiplier test of the same hypothesis from the baseline alone: the
+  efficient score of the released parameters (the copies in groups 2..G of the item's
+  parameters) and its information, computed group by group (`group_information`); no refit.
+  Asymptotically equivalent to 'lrt' (on 30 groups x 3,000 x 40 items: 943.9 vs mirt's LRT
+  932.0 for a DIF item, 87.3 vs 86.2 for a clean one, on 58 df).
 - 'wald': one fit with every studied item free (the other items the anchors; `anchors=` or,
   by default, the items the baseline's model names as anchors); for each item
   W = (C phi)' (C V C')^-1 (C phi), phi its parameters in every group, C the differences from
   the reference group, V their covariance (`standard_errors`).
+- 'auto' (default): 'lrt' for small data, else 'score'.
 p-values are adjusted over the studied items by Holm (default; family-wise error) or by
 Benjamini-Hochberg ('fdr'); an item is flagged when its adjusted p is below `alpha`.
 `purify=True` repeats the LRT scan with the flagged items free in both models (they no longer
@@ -28,6 +34,7 @@ items free.
 """
 
 import dataclasses
+import inspect
 
 import numpy as np
 import pandas as pd
@@ -40,6 +47,7 @@ from latentvi.irt.standard_errors import standard_errors
 __all__ = ["DIFResult", "dif"]
 
 WHICH = ("all", "slopes", "intercepts")
+BASELINE = ["slopes", "intercepts", "free_means", "free_var"]
 ADJUST = ("holm", "fdr", "none")
 AREA_NODES = 61
 LRT_CELLS = 20_000_000  # 'auto' refits per item up to this many item evaluations per pass
@@ -68,16 +76,19 @@ class DIFResult:
     baseline_loglik: float
 
 
-def dif(model, data, items=None, method="auto", which="all", adjust="holm", alpha=0.05,
-        anchors=None, purify=False):
+def dif(model, data, group=None, items=None, method="auto", which="all", adjust="holm",
+        alpha=0.05, anchors=None, purify=False):
     """DIF tests of the studied `items` of a fitted multiple-group `model` (see the module
     docstring), with effect sizes and a test-level DTF summary.
 
     Args:
       model: an ItemFactorModel fitted with `group=` in which the studied items are equal
-        across groups ('lrt': typically invariance=['slopes', 'intercepts', 'free_means',
-        'free_var']); it is not changed.
+        across groups (typically invariance=['slopes', 'intercepts', 'free_means',
+        'free_var']); it is not changed. Or, with `group`, a model specification (fitted or
+        not, without groups): the baseline is then fitted here with those settings and
+        that invariance.
       data: the data it was fitted on (with the group column, if the group was one).
+      group: the groups (a column name or a Series), when `model` was not fitted with them.
       items: the items to test (default: every item; for 'wald', every item not an anchor).
       method: 'lrt', 'score', 'wald', or 'auto' (default): 'lrt' when the data are small
         (quadrature over at most LRT_CELLS item evaluations per pass), else 'score'.
@@ -96,6 +107,8 @@ def dif(model, data, items=None, method="auto", which="all", adjust="holm", alph
     one_of(adjust, ADJUST, "adjust")
     if not 0 < float(alpha) < 1:
         raise ValueError(f"alpha must be in (0, 1); got {alpha!r}")
+    if group is not None:
+        model = _baseline(model, data, group)
     model._check_fitted()
     if not model._grouped() or not model.persons_.grouped:
         raise ValueError("dif needs a model fitted with groups: ItemFactorModel(invariance=["
@@ -127,6 +140,23 @@ def dif(model, data, items=None, method="auto", which="all", adjust="holm", alph
     flagged = [item for item in studied if table.loc[item, "flagged"]]
     return DIFResult(table, areas, test_areas(test_model(flagged)), method, adjust,
                      float(alpha), which, baseline)
+
+
+def _baseline(model, data, group):
+    """`model` itself if it was fitted with these groups, else a copy of its settings fitted
+    with every item equal across groups and free group means and SDs."""
+    if getattr(model, "persons_", None) is not None and model.persons_.grouped:
+        kept = data.loc[model._prepared.responses.index]
+        if not np.array_equal(model.persons_.membership(kept, group),
+                              model._prepared.membership):
+            raise ValueError("group differs from the groups the model was fitted with; refit "
+                             "the model or leave group out")
+        return model
+    settings = {name: getattr(model, name) for name in inspect.signature(
+        type(model).__init__).parameters if name not in ("self", "parameters")}
+    settings.update(invariance=BASELINE, anchors=None,
+                    parameters=getattr(model, "parameters_table", None))
+    return type(model)(**settings).fit(data, group=group, verbose=0)
 
 
 def _small(model, prepared):
@@ -309,7 +339,8 @@ def _lrt(model, prepared, names, studied, which, purify, adjust, alpha):
         key = frozenset(free_items)
         if key not in cache:
             latent = _refit(model, prepared, *_released(prepared, names, key, which))
-            cache[key] = (_loglik(latent, prepared), _n_free(latent), latent)
+            cache[key] = (_loglik(latent, prepared),
+                          multiple_group.structural_basis(latent).shape[1], latent)
         return cache[key]
 
     def scan(free_set):
@@ -336,22 +367,6 @@ def _lrt(model, prepared, names, studied, which, purify, adjust, alpha):
     def test_model(flagged):
         return _with_model(model, refit([names.index(item) for item in flagged])[2])
     return table, item_model, test_model, refit(frozenset())[0]
-
-
-def _n_free(latent):
-    """The free coordinates of a grouped model (pattern zeros and fixed entries left out)."""
-    variables = latent.likelihood.trainable_variables + latent.prior.trainable_variables
-    basis = quadrature.free_basis(latent, variables)
-    pattern = latent.likelihood.decoder.pattern
-    if pattern is None:
-        return basis.shape[1]
-    offset = 0
-    for variable in variables:
-        if variable is latent.likelihood.decoder.kernel:
-            break
-        offset += int(np.prod(variable.shape))
-    zero = offset + np.flatnonzero(np.asarray(pattern).reshape(-1) == 0)
-    return int((basis[zero].sum(axis=0) < basis.sum(axis=0)).sum())
 
 
 def _with_model(model, latent):

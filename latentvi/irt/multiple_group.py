@@ -36,14 +36,9 @@ from latentvi.irt.person_covariates import read_covariates
 from latentvi.irt.responses import encode_responses, grouped_by_type, item_types, select_items
 from latentvi.irt.start import starting_values
 
-__all__ = [
-    "INVARIANCE",
-    "fit",
-    "group_item_parameters",
-    "plausible_values",
-    "read_invariance",
-    "score",
-]
+__all__ = ["INVARIANCE", "Prepared", "build", "equal_items", "fit", "group_item_parameters",
+           "latent_ties", "plausible_values", "prepare", "read_invariance", "refine",
+           "reported", "score", "se_tables", "structural_basis", "summarize", "tie_items"]
 
 INVARIANCE = ("free_means", "free_var", "free_cov", "slopes", "intercepts")
 GROUP_LEVEL = "group"
@@ -365,25 +360,23 @@ def summarize(est, responses, membership):
     sd = np.sqrt(np.diag(covariances[0]))
     est.factor_corr_ = pd.DataFrame(covariances[0] / np.outer(sd, sd), index=names,
                                     columns=names)
-    est.n_parameters_ = int(structural_basis(est).shape[1])
+    est.n_parameters_ = int(structural_basis(est.model_).shape[1])
 
 
-def structural_basis(est):
-    """`quadrature.free_basis` of the fitted model without the slopes a confirmatory pattern
-    fixes at 0 (their weights exist but never move the likelihood)."""
-    model = est.model_
+def structural_basis(model):
+    """`quadrature.free_basis` of a grouped `LatentModel` without the slopes a confirmatory
+    pattern fixes at 0 (their weights exist but never move the likelihood)."""
     variables = model.likelihood.trainable_variables + model.prior.trainable_variables
     basis = quadrature.free_basis(model, variables)
-    kernel = model.likelihood.decoder.kernel
+    decoder = model.likelihood.decoder
+    if decoder.pattern is None:
+        return basis
     offset = 0
     for variable in variables:
-        if variable is kernel:
+        if variable is decoder.kernel:
             break
         offset += int(np.prod(variable.shape))
-    pattern = model.likelihood.decoder.pattern
-    if pattern is None:
-        return basis
-    zero = offset + np.flatnonzero(np.asarray(pattern).reshape(-1) == 0)
+    zero = offset + np.flatnonzero(np.asarray(decoder.pattern).reshape(-1) == 0)
     keep = basis[zero].sum(axis=0) < basis.sum(axis=0)
     return basis[:, keep]
 
