@@ -201,10 +201,33 @@ class GroupViews:
                         observed[part][:, keep], tf.float32),
                     "counts": tf.constant(counts[part]), "nodes": nodes})
             self.parts.append({"group": g, "positions": positions, "chunks": chunks})
-        self._value = tf.function(self._value_of, reduce_retracing=True)
-        self._second = tf.function(self._second_order, reduce_retracing=True)
-        self._first = tf.function(self._first_order, reduce_retracing=True)
+        self._compiled = {}
         self.refresh()
+
+    def _call(self, what, chunk):
+        """The compiled `what` ('value', 'first', 'second') on a chunk: one trace per kind
+        and masking (input signatures of any number of patterns)."""
+        masked = chunk["mask"] is not None
+        key = (what, masked)
+        if key not in self._compiled:
+            function = {"value": self._value_of, "first": self._first_order,
+                        "second": self._second_order}[what]
+            width = int(chunk["x"].shape[1])
+            nodes, factors = int(chunk["nodes"].z.shape[0]), int(chunk["nodes"].z.shape[2])
+            rows = tf.TensorSpec([None, width], tf.float32)
+            signature = [rows, tf.TensorSpec([nodes, None, factors], tf.float32),
+                         tf.TensorSpec([nodes, None], tf.float32),
+                         tf.TensorSpec([None], tf.float64)]
+            if masked:
+                self._compiled[key] = tf.function(
+                    lambda x, mask, z, w, c: function(x, mask, z, w, c),
+                    input_signature=[rows, rows] + signature[1:])
+            else:
+                self._compiled[key] = tf.function(
+                    lambda x, z, w, c: function(x, None, z, w, c), input_signature=signature)
+        arguments = [chunk["x"]] + ([chunk["mask"]] if masked else []) + [
+            chunk["nodes"].z, chunk["nodes"].log_weights, chunk["counts"]]
+        return self._compiled[key](*arguments)
 
     def _use(self, g):
         _copy_group(self.model, self.single, g)
@@ -239,8 +262,7 @@ class GroupViews:
         for part in self.parts:
             self._use(part["group"])
             for chunk in part["chunks"]:
-                grad = self._first(chunk["x"], chunk["mask"], chunk["nodes"].z,
-                                   chunk["nodes"].log_weights, chunk["counts"])
+                grad = self._call("first", chunk)
                 gradient[part["positions"]] += grad.numpy().astype(np.float64)
         return gradient
 
@@ -260,8 +282,7 @@ class GroupViews:
         for part in self.parts:
             self._use(part["group"])
             for chunk in part["chunks"]:
-                total += float(self._value(chunk["x"], chunk["mask"], chunk["nodes"].z,
-                                           chunk["nodes"].log_weights, chunk["counts"]))
+                total += float(self._call("value", chunk))
         return total
 
     def information(self):
@@ -272,8 +293,7 @@ class GroupViews:
             self._use(part["group"])
             positions = part["positions"]
             for chunk in part["chunks"]:
-                grad, block = self._second(chunk["x"], chunk["mask"], chunk["nodes"].z,
-                                           chunk["nodes"].log_weights, chunk["counts"])
+                grad, block = self._call("second", chunk)
                 total[np.ix_(positions, positions)] += block.numpy().astype(np.float64)
                 gradient[positions] += grad.numpy().astype(np.float64)
         return 0.5 * (total + total.T), gradient

@@ -797,8 +797,17 @@ class ItemFactorModel:
             raise ValueError(f"integration='quadrature' needs at most 3 factors; this model "
                              f"has {n_factors} (use integration='sampling')")
         responses = self._encode(data)
-        sampling = integration == "sampling" or (
-            integration == "auto" and not self._cheap_information(responses))
+        if self._grouped():
+            # group by group by quadrature (`group_information`), at any number of persons
+            if integration == "sampling" or quadrature.n_points(n_factors) is None:
+                raise NotImplementedError(
+                    "standard errors of a multiple-group or latent-regression model are "
+                    "computed by quadrature (at most 3 factors); importance sampling is not "
+                    "implemented for them yet")
+            sampling = False
+        else:
+            sampling = integration == "sampling" or (
+                integration == "auto" and not self._cheap_information(responses))
         return standard_errors(self, responses.codes, responses.mask, method,
                                sampling=sampling,
                                num_samples=None if num_samples is None
