@@ -33,6 +33,7 @@ the same for the expected total score (signed / unsigned DTF), from the model wi
 items free.
 """
 
+import copy
 import dataclasses
 import inspect
 
@@ -256,7 +257,7 @@ def _one_step_model(model, prepared, names, studied, which):
 def _stepped(model, released, values):
     """The estimator with `released` holding the read values `values`."""
     variables = released.likelihood.trainable_variables + released.prior.trainable_variables
-    group_information.assign_values(variables, values)
+    quadrature.assign_flat(variables, values)
     return _with_model(model, released)
 
 
@@ -371,7 +372,6 @@ def _lrt(model, prepared, names, studied, which, purify, adjust, alpha):
 
 def _with_model(model, latent):
     """A shallow copy of the estimator holding `latent`, its tables recomputed."""
-    import copy
     other = copy.copy(model)
     other.model_ = latent
     multiple_group.summarize(other, model._prepared.responses, model._prepared.membership)

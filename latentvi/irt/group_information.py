@@ -30,7 +30,7 @@ from latentvi.irt.scoring import unique_patterns
 
 MAX_CELLS = 100_000_000  # patterns x nodes x items x weight entries per compiled Hessian call
 
-__all__ = ["EntryIndex", "GroupRefinement", "GroupViews", "assign_values", "entry_index", "information",
+__all__ = ["EntryIndex", "GroupRefinement", "GroupViews", "entry_index", "information",
            "newton_refine", "read_values", "view"]
 
 
@@ -137,9 +137,8 @@ def _view_positions(source, target, g, variables):
         rows = np.arange(single.shape[0])
         if grouped is source.regression:
             grouped_rows = rows
-        elif grouped.shape[0] == n_groups and grouped is not source.decoder.kernel and any(
-                grouped is getattr(source, n) for n in ("group_means", "group_log_sd",
-                                                        "group_corr")):
+        elif any(grouped is getattr(source, n) for n in ("group_means", "group_log_sd",
+                                                          "group_corr")):
             grouped_rows = np.array([g])
         else:
             grouped_rows = rows * n_groups + g
@@ -350,12 +349,12 @@ def newton_refine(latent_model, codes, mask, group_of, max_steps=12, tol=0.01):
             break
         before, start = views.value(), read_values(likelihood, variables)
         for _ in range(6):
-            assign_values(variables, start + basis @ change)
+            quadrature.assign_flat(variables, start + basis @ change)
             if views.value() >= before - 1e-9 * abs(before):
                 break
             change = change / 2
         else:
-            assign_values(variables, start)
+            quadrature.assign_flat(variables, start)
             if fresh:
                 break
             covariance = None  # the stale information failed: recompute it
@@ -379,12 +378,3 @@ def read_values(likelihood, variables):
             value = variable
         values.append(np.asarray(value, np.float64).reshape(-1))
     return np.concatenate(values)
-
-
-def assign_values(variables, flat):
-    """Assigns flat values to `variables` (raw weights; untied entries read as assigned)."""
-    offset = 0
-    for variable in variables:
-        size = int(np.prod(variable.shape))
-        variable.assign(flat[offset:offset + size].reshape(variable.shape).astype(np.float32))
-        offset += size

@@ -98,7 +98,6 @@ def latent_ties(n_groups, n_factors, n_covariates, keywords, correlated):
         elif "free_cov" not in keywords:
             corr.join([(g, k) for g in range(n_groups)])
     if not n_covariates:
-        regression.fix((0, 0), 0.0)
         for d in range(n_factors):
             regression.fix((d, 0), 0.0)
     return {"group_means": means.to_config(), "group_log_sd": log_sd.to_config(),
@@ -161,9 +160,9 @@ def prepare(est, data, group, covariates, epochs=None, batch_size=None, max_step
     if not data.index.is_unique:
         raise ValueError("the data's index has repeated labels; a multiple-group fit matches "
                          "persons to their group and covariates by index (reset_index())")
-    others = [name for name in ([group] if _is_label(group) else [])
-              + ([covariates] if _is_label(covariates) else
-                 list(covariates) if isinstance(covariates, (list, tuple)) else [])]
+    others = ([group] if _is_label(group) else []) + (
+        [covariates] if _is_label(covariates) else
+        list(covariates) if isinstance(covariates, (list, tuple)) else [])
     frame = (data.drop(columns=[name for name in others if name in data.columns])
              if est.items is None else select_items(data, est.items))
     persons = read_covariates(data, group, covariates, n_items=frame.shape[1])

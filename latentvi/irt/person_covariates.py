@@ -144,11 +144,7 @@ def _group_series(data, column, series):
     if not isinstance(series, pd.Series):
         raise TypeError(f"group must be a column name or a pandas Series indexed like the "
                         f"data; got {type(series).__name__}")
-    missing = data.index.difference(series.index)
-    if len(missing):
-        raise ValueError(f"group has no value for {len(missing)} persons of the data (index "
-                         f"labels {list(missing[:5])}); index it like the data")
-    return series.reindex(data.index)
+    return _aligned(data, series, "group has no value")
 
 
 def _covariate_frame(data, covariates):
@@ -162,11 +158,17 @@ def _covariate_frame(data, covariates):
     if not isinstance(covariates, pd.DataFrame):
         raise TypeError(f"covariates must be a DataFrame indexed like the data or a list of "
                         f"its column names; got {type(covariates).__name__}")
-    missing = data.index.difference(covariates.index)
+    return _aligned(data, covariates, "covariates have no row")
+
+
+def _aligned(data, values, what):
+    """`values` (a Series or frame) reindexed like `data`, after checking it covers every
+    person: else ValueError '<what> for n persons of the data (index labels ...)'."""
+    missing = data.index.difference(values.index)
     if len(missing):
-        raise ValueError(f"covariates have no row for {len(missing)} persons of the data "
-                         f"(index labels {list(missing[:5])}); index them like the data")
-    return covariates.reindex(data.index)
+        raise ValueError(f"{what} for {len(missing)} persons of the data (index labels "
+                         f"{list(missing[:5])}); index it like the data")
+    return values.reindex(data.index)
 
 
 def _numeric(frame):

@@ -183,8 +183,7 @@ def refine(model, x, mask, counts, points, max_iterations=500, newton=True):
     total = tf.reduce_sum(counts)
     variables = [v for v in model.likelihood.trainable_variables
                  + model.prior.trainable_variables]
-    shapes = [tuple(v.shape) for v in variables]
-    sizes = [int(np.prod(shape)) for shape in shapes]
+    sizes = [int(np.prod(v.shape)) for v in variables]
 
     def objective(nodes):
         # per person, so that L-BFGS's tolerances read in nats per person
@@ -197,12 +196,10 @@ def refine(model, x, mask, counts, points, max_iterations=500, newton=True):
         return value, tape.gradient(value, variables)
 
     def assign(flat):
-        for variable, piece, shape in zip(variables, np.split(flat, np.cumsum(sizes)[:-1]),
-                                          shapes):
-            variable.assign(piece.reshape(shape).astype(np.float32))
+        assign_flat(variables, flat)
 
     def flat_values():
-        return np.concatenate([v.numpy().reshape(-1) for v in variables]).astype(np.float64)
+        return values_flat(variables)
 
     nodes = recentre(model, x, mask, nodes_from_q(model, x, mask, points), points)
     before = float(objective(nodes))
@@ -263,6 +260,20 @@ def penalized(model, x, mask, nodes, counts):
     per_pattern = tf.cast(log_marginal(model, x, mask, nodes), tf.float64)
     log_prior = tf.cast(model.likelihood.log_prior(), tf.float64)
     return tf.reduce_sum(tf.constant(counts) * per_pattern) + log_prior
+
+
+def values_flat(variables):
+    """Every entry of `variables` in one float64 vector (row-major, in list order)."""
+    return np.concatenate([v.numpy().reshape(-1) for v in variables]).astype(np.float64)
+
+
+def assign_flat(variables, flat):
+    """Assigns one flat vector (as `values_flat` orders it) to `variables`."""
+    offset = 0
+    for variable in variables:
+        size = int(np.prod(variable.shape))
+        variable.assign(flat[offset:offset + size].reshape(variable.shape).astype(np.float32))
+        offset += size
 
 
 def jacobian_matrix(rows, variables, n_outputs):

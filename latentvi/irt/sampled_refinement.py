@@ -75,7 +75,7 @@ def newton_refine(model, codes, mask, steps=STEPS, num_samples=None, seed=0):
     n_persons = max(int(mask.any(axis=1).sum()), 1)
     if num_samples is None:
         num_samples = 2 * int(np.clip(PERSON_DRAWS // n_persons, NUM_SAMPLES, 256) // 2)
-    start = _flat_values(variables)
+    start = quadrature.values_flat(variables)
     before = after = _objective(model, codes, mask, num_samples, seed) / n_persons
     last = np.nan
     taken = 0
@@ -92,11 +92,11 @@ def newton_refine(model, codes, mask, steps=STEPS, num_samples=None, seed=0):
         except np.linalg.LinAlgError:
             break
         se = np.sqrt(np.maximum(np.diag(np.linalg.pinv(information)), 1e-300))
-        point = _flat_values(variables)
+        point = quadrature.values_flat(variables)
         current = _objective(model, codes, mask, num_samples, step_seed) / n_persons
         gain = 0.5 * float(step @ information @ step) / n_persons  # a quadratic's rise
         for _ in range(BACKTRACKS + 1):
-            _assign(variables, point + basis @ step)
+            quadrature.assign_flat(variables, point + basis @ step)
             trial = _objective(model, codes, mask, num_samples, step_seed) / n_persons
             # the sampled objective is biased by O(1/S) and its maximum may sit a little
             # away from the debiased score's root: only a fall beyond twice the predicted
@@ -105,13 +105,13 @@ def newton_refine(model, codes, mask, steps=STEPS, num_samples=None, seed=0):
                 break
             step = 0.5 * step
         else:
-            _assign(variables, point)
+            quadrature.assign_flat(variables, point)
             break
         taken += 1
         last = float(np.sqrt(np.mean((step / se) ** 2)))
         after = _objective(model, codes, mask, num_samples, seed) / n_persons
     if not np.isfinite(after):
-        _assign(variables, start)
+        quadrature.assign_flat(variables, start)
     return SampledRefinement(float(before), float(after), taken, num_samples, last)
 
 
@@ -166,15 +166,3 @@ def _objective(model, codes, mask, num_samples, seed):
         per_person = tf.where(tf.reduce_any(m > 0, axis=1), per_person, 0.0)
         total += float(tf.reduce_sum(tf.cast(per_person, tf.float64)))
     return total + float(model.likelihood.log_prior())
-
-
-def _flat_values(variables):
-    return np.concatenate([v.numpy().reshape(-1) for v in variables]).astype(np.float64)
-
-
-def _assign(variables, flat):
-    offset = 0
-    for v in variables:
-        size = int(np.prod(v.shape))
-        v.assign(flat[offset:offset + size].reshape(v.shape).astype(np.float32))
-        offset += size
