@@ -13,7 +13,7 @@ from latentvi.convergence import Convergence, ConvergenceWarning, PlateauCosine
 from latentvi.diagnostics import ImportanceDiagnostics
 from latentvi.estimate import MonteCarloEstimate
 from latentvi.evaluation import evaluate, log_marginal_likelihood
-from latentvi.fitting import FitResult, fit
+from latentvi.fitting import DivergenceWarning, FitResult, fit
 from latentvi.likelihoods import Bernoulli, Categorical, OrderedLogistic
 from latentvi.likelihoods import Normal as NormalLikelihood
 from latentvi.model import LatentModel, load_model
@@ -43,6 +43,7 @@ __all__ = [
     "Convergence",
     "ConvergenceWarning",
     "CorrelatedNormal",
+    "DivergenceWarning",
     "FitResult",
     "GaussianPosterior",
     "ImportanceDiagnostics",

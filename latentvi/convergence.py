@@ -102,6 +102,9 @@ class Convergence(keras.callbacks.Callback):
         samples hardly sees the encoder, which may still be improving after the bound is flat.
       seed: seed of the fixed Monte Carlo draws.
 
+    A fit with a `checkpoint_dir` saves the rule's state (`checkpoint_state`) with its own, so
+    that a resumed fit stops where the uninterrupted one would.
+
     Attributes (after the fit):
       converged: True when the plateau came before the budget.
       trace: the monitored bound after each window (nats per row).
@@ -156,6 +159,22 @@ class Convergence(keras.callbacks.Callback):
         self._stop_after = windows + anneal
         self.schedule.start_annealing(int(self.model.optimizer.iterations.numpy()),
                                       anneal * self.steps_per_epoch)
+
+    def checkpoint_state(self):
+        """The rule's state after an epoch, for a checkpoint (`latentvi.checkpoint`)."""
+        return {"trace": self.trace, "converged": self.converged,
+                "anneal_epoch": self.anneal_epoch, "stop_after": self._stop_after,
+                "best": list(self._best),
+                "anneal_start": float(self.schedule.anneal_start.numpy()),
+                "anneal_steps": float(self.schedule.anneal_steps.numpy())}
+
+    def restore_checkpoint_state(self, state):
+        """Takes up the state `checkpoint_state` returned, in a resumed fit."""
+        self.trace, self.converged = list(state["trace"]), state["converged"]
+        self.anneal_epoch, self._stop_after = state["anneal_epoch"], state["stop_after"]
+        self._best = tuple(state["best"])
+        self.schedule.anneal_start.assign(state["anneal_start"])
+        self.schedule.anneal_steps.assign(state["anneal_steps"])
 
     def _flat(self):
         if len(self.trace) <= self.patience or len(self.trace) < self.min_epochs:

@@ -7,7 +7,7 @@ pipeline and turns Keras's history into a table.
 
 import contextlib
 import sys
-import time
+import warnings
 from dataclasses import dataclass
 
 import keras
@@ -16,12 +16,18 @@ import pandas as pd
 import tensorflow as tf
 
 from latentvi._checks import non_negative_int, one_of, positive_int
+from latentvi.checkpoint import LastGoodState
 from latentvi.inputs import make_dataset, prepare
 from latentvi.model import LatentModel, check_model
 from latentvi.objectives import ELBO
 from latentvi.progress import Progress, dynamic_display
 
-__all__ = ["FitResult", "fit"]
+__all__ = ["DivergenceWarning", "FitResult", "fit"]
+
+
+class DivergenceWarning(UserWarning):
+    """A fit stopped because its bound or weights stopped being finite; the weights are those
+    of the last finite epoch."""
 
 
 @dataclass
@@ -29,33 +35,26 @@ class FitResult:
     """What `fit` returns.
 
     Attributes:
-      history: DataFrame, one row per epoch: epoch (1-based), bound, reconstruction, kl (means
-        over the training rows seen during that epoch, in nats per row), val_bound,
-        val_reconstruction, val_kl (on validation_data, if given), seconds (wall time of the epoch).
+      history: DataFrame, one row per finite epoch: epoch (1-based), bound, reconstruction, kl
+        (means over the training rows seen during that epoch, in nats per row), val_bound,
+        val_reconstruction, val_kl (on validation_data, if given), seconds (wall time of the
+        epoch). A resumed fit's history starts with the epochs run before the interruption.
       best_epoch: the epoch with the highest validation bound (training bound without
-        validation data).
+        validation data); None when no epoch ended with a finite bound.
       model: the fitted model.
+      diverged_epoch: the epoch in which the bound or the weights stopped being finite (the fit
+        then stopped, with the weights of the epoch before), or None.
     """
     history: pd.DataFrame
-    best_epoch: int
+    best_epoch: int | None
     model: LatentModel
-
-
-class _EpochTimer(keras.callbacks.Callback):
-    def on_train_begin(self, logs=None):
-        self.seconds = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append(time.perf_counter() - self._start)
+    diverged_epoch: int | None = None
 
 
 def fit(model, data, objective=None, epochs=10, batch_size=128, validation_data=None,
         learning_rate=1e-3, optimizer=None, early_stopping=None, callbacks=None, seed=None,
         verbose="auto", strategy=None, jit_compile="auto", shuffle=True, mask=None,
-        validation_mask=None, steps_per_execution=1, steps_per_epoch=None):
+        validation_mask=None, steps_per_execution=1, steps_per_epoch=None, checkpoint_dir=None):
     """Fits `model` by maximizing `objective` over minibatches of `data`.
 
     Args:
@@ -93,12 +92,31 @@ def fit(model, data, objective=None, epochs=10, batch_size=128, validation_data=
         over the rows. A fixed number makes epoch-end callbacks (and the history's rows) come
         every that many steps whatever the data size; the rows keep cycling, reshuffled each
         pass, under one iterator.
+      checkpoint_dir: a directory where the state of the fit is written at the end of every
+        epoch (`latentvi.checkpoint`): weights, optimizer state, the Monte Carlo seed stream,
+        epoch, history and the state of `Convergence` and early stopping. The same call run
+        again after an interruption (a kill, a crash) resumes from the last epoch written, an
+        interrupted epoch from its start, and ends as the uninterrupted fit would: on a CPU,
+        with array data and a seed, with the same weights. Array data then always cycle under
+        one iterator (see `steps_per_execution`). The state is removed when the fit completes,
+        so the next call starts afresh. Under a `strategy`, which takes a first batch through
+        an iterator of its own before the fit (drawing shuffle seeds), the resumed epochs see
+        other orders of the rows. For a `tf.data.Dataset` the resumed fit restarts a finite
+        dataset at the resumed epoch (and skips the batches already taken from an endless
+        one): it repeats the uninterrupted fit when the dataset's order does not depend on how
+        often it was iterated.
 
     Returns:
-      A `FitResult` with `history` (DataFrame) and `best_epoch`.
+      A `FitResult` with `history` (DataFrame), `best_epoch` and `diverged_epoch`.
 
     Raises:
-      TypeError, ValueError: for data or arguments that do not fit the model, naming them.
+      TypeError, ValueError: for data or arguments that do not fit the model, naming them, and
+        for a `checkpoint_dir` holding the state of another fit.
+
+    Warns:
+      DivergenceWarning: when the bound (in any step) or a weight stopped being finite: the fit
+        stops, the model keeps the weights and optimizer state of the last finite epoch, and
+        `history` ends with that epoch.
     """
     check_model(model)
     epochs = positive_int(epochs, "epochs")
@@ -107,45 +125,53 @@ def fit(model, data, objective=None, epochs=10, batch_size=128, validation_data=
     steps_per_execution = positive_int(steps_per_execution, "steps_per_execution")
     if steps_per_epoch is not None:
         steps_per_epoch = positive_int(steps_per_epoch, "steps_per_epoch")
+    callbacks = ([keras.callbacks.EarlyStopping(
+        "val_loss" if validation_data is not None else "loss",
+        patience=positive_int(early_stopping, "early_stopping"), restore_best_weights=True)]
+        if early_stopping else []) + list(callbacks or [])
+    state = LastGoodState(checkpoint_dir, callbacks)
     train, steps_per_epoch, steps_per_execution = _training_pipeline(
-        model, data, mask, batch_size, shuffle, seed, steps_per_execution, steps_per_epoch)
+        model, data, mask, batch_size, shuffle, state.shuffle_seed if seed is None else seed,
+        steps_per_execution, steps_per_epoch,
+        None if checkpoint_dir is None else state.initial_epoch)
     valid = None if validation_data is None else _pipeline(
         model, validation_data, validation_mask, batch_size, "validation_data", False, seed)
     if seed is not None:
         model.seed_state.assign(np.array([seed, 0], np.int32))
     objective = objective or model.objective or ELBO()
-    monitor = "val_loss" if valid is not None else "loss"
-    timer = _EpochTimer()
-    extra = [keras.callbacks.EarlyStopping(monitor, patience=positive_int(early_stopping,
-                                                                          "early_stopping"),
-                                           restore_best_weights=True)] if early_stopping else []
     verbose, progress = _display(verbose)
-    all_callbacks = ([timer, keras.callbacks.TerminateOnNaN()] + extra + list(callbacks or [])
-                     + progress)
     with strategy.scope() if strategy is not None else contextlib.nullcontext():
         trained = _replicate(model, strategy) if strategy is not None else model
         trained.objective = objective
         _compile(trained, optimizer, learning_rate, jit_compile, strategy, steps_per_execution)
-        keras_history = keras.Model.fit(trained, train, epochs=epochs, validation_data=valid,
-                                        steps_per_epoch=steps_per_epoch, callbacks=all_callbacks,
-                                        verbose=verbose, shuffle=False)
+        state.start(trained, {"batch_size": batch_size, "steps_per_epoch": steps_per_epoch,
+                              "seed": seed, "shuffle": shuffle})
+        keras.Model.fit(trained, train, validation_data=valid, steps_per_epoch=steps_per_epoch,
+                        initial_epoch=state.initial_epoch,
+                        epochs=state.initial_epoch if state.stopped else epochs,
+                        callbacks=callbacks + [state] + progress, verbose=verbose,
+                        shuffle=False)
     if trained is not model:
         model.set_weights(trained.get_weights())
         model.objective = objective
-    history = _history_table(keras_history.history, timer.seconds)
-    _check_finite(history)
+    state.discard()
+    if state.diverged_epoch is not None:
+        warnings.warn(_divergence_message(state.diverged_epoch), DivergenceWarning,
+                      stacklevel=2)
+    history = _history_table(state.history)
     column = "val_bound" if "val_bound" in history else "bound"
-    best = int(history.loc[history[column].idxmax(), "epoch"])
-    return FitResult(history=history, best_epoch=best, model=model)
+    best = int(history.loc[history[column].idxmax(), "epoch"]) if len(history) else None
+    return FitResult(history=history, best_epoch=best, model=model,
+                     diverged_epoch=state.diverged_epoch)
 
 
-def _check_finite(history):
-    """A NaN bound means the fit diverged: say so rather than return NaN weights silently."""
-    bad = history[~np.isfinite(history["bound"])]
-    if len(bad):
-        raise FloatingPointError(
-            f"the fit diverged: the training bound became {bad['bound'].iloc[0]} in epoch "
-            f"{int(bad['epoch'].iloc[0])}; lower the learning_rate (or check the data scale)")
+def _divergence_message(epoch):
+    kept = (f"the weights are those after epoch {epoch - 1}, the last finite one" if epoch > 1
+            else "the weights are those the fit started from")
+    return (f"the fit diverged in epoch {epoch}: the bound or the weights stopped being finite "
+            f"(NaN or inf), so the fit stopped and {kept}. Try a lower learning_rate, check "
+            f"the data's scale (standardize columns with large values), or an optimizer that "
+            f"clips gradients (e.g. keras.optimizers.Adam(clipnorm=1.0))")
 
 
 def _pipeline(model, data, mask, batch_size, name, shuffle, seed):
@@ -156,7 +182,7 @@ def _pipeline(model, data, mask, batch_size, name, shuffle, seed):
 
 
 def _training_pipeline(model, data, mask, batch_size, shuffle, seed, steps_per_execution,
-                       steps_per_epoch=None):
+                       steps_per_epoch=None, resume_epoch=None):
     """(dataset, steps per epoch or None, steps per compiled call) for the training data.
 
     Keras makes a new iterator over a finite dataset every epoch, which costs a few
@@ -167,17 +193,27 @@ def _training_pipeline(model, data, mask, batch_size, shuffle, seed, steps_per_e
     `steps_per_execution` (a prime number of steps, say), the per-call overhead would cost
     more than it saves, and each epoch gets its own iterator instead. A given `steps_per_epoch`
     always cycles under one iterator.
+
+    A checkpointed fit (`resume_epoch` not None) always cycles under one iterator: the seeded
+    stream of batches is then the same in every run, and a fit resumed after `resume_epoch`
+    epochs skips the batches they took.
     """
     dataset = _pipeline(model, data, mask, batch_size, "data", shuffle, seed)
     if isinstance(data, tf.data.Dataset):
+        endless = dataset.cardinality() == tf.data.INFINITE_CARDINALITY
+        if resume_epoch and steps_per_epoch and endless:
+            dataset = dataset.skip(resume_epoch * steps_per_epoch)
         return dataset, steps_per_epoch, steps_per_execution
-    fixed = steps_per_epoch is not None
+    fixed = steps_per_epoch is not None or resume_epoch is not None
     steps_per_epoch = steps_per_epoch or int(dataset.cardinality())
     wanted = min(steps_per_execution, steps_per_epoch)
     per_call = max(d for d in range(1, wanted + 1) if steps_per_epoch % d == 0)
     if per_call * 2 < wanted and not fixed:
         return dataset, None, steps_per_execution
-    return dataset.repeat(), steps_per_epoch, per_call
+    dataset = dataset.repeat()
+    if resume_epoch:
+        dataset = dataset.skip(resume_epoch * steps_per_epoch)
+    return dataset, steps_per_epoch, per_call
 
 
 def _compile(model, optimizer, learning_rate, jit_compile, strategy, steps_per_execution):
@@ -213,11 +249,10 @@ def _display(verbose):
     return 0, [Progress("fit", verbose=1)]
 
 
-def _history_table(history, seconds):
-    table = pd.DataFrame({"epoch": np.arange(1, len(seconds) + 1)})
+def _history_table(rows):
+    table = pd.DataFrame({"epoch": np.arange(1, len(rows) + 1)})
     for key in ("bound", "reconstruction", "kl", "val_bound", "val_reconstruction", "val_kl",
-                "monitor_bound"):
-        if key in history:
-            table[key] = np.asarray(history[key], dtype=float)
-    table["seconds"] = seconds
+                "monitor_bound", "seconds"):
+        if rows and key in rows[0]:
+            table[key] = np.array([row[key] for row in rows], dtype=float)
     return table

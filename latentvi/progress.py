@@ -4,7 +4,9 @@ Keras' progress bar redraws itself on a terminal, but in a log file or a pipe ev
 new line (a 20-second item fit wrote 375 bars, 182 KB). `Progress` writes one status line:
 
 - on a terminal or in a Jupyter notebook it is redrawn in place after every epoch;
-- anywhere else only the last state is written, once, when the fit ends;
+- anywhere else (a log file, a pipe, a batch job's output) one line per epoch, at most one
+  every `min_seconds` (default 1 s, the last epoch always), so that a long fit shows where it
+  is without flooding the log: a 20-second item fit writes about 15 lines;
 - with `verbose=2`, one line per epoch everywhere (for logs that should show the path).
 """
 
@@ -32,31 +34,41 @@ class Progress(keras.callbacks.Callback):
       stream: where to write (default sys.stdout, read at each write).
       epoch_name: what an epoch is called ("epoch", or "check" for the convergence rule's
         windows of steps).
+      min_seconds: with verbose=1 where the display cannot redraw, the least time between two
+        written lines.
     """
 
-    def __init__(self, what, verbose=1, stream=None, epoch_name="epoch"):
+    def __init__(self, what, verbose=1, stream=None, epoch_name="epoch", min_seconds=1.0):
         super().__init__()
         if verbose not in (1, 2):
             raise ValueError(f"verbose must be 0, 1 or 2; got {verbose!r}")
         self.what, self.verbose, self.stream, self.epoch_name = what, verbose, stream, epoch_name
+        self.min_seconds = min_seconds
 
     def on_train_begin(self, logs=None):
         self._start, self._line, self._width = time.perf_counter(), None, 0
         self._dynamic = self.verbose == 1 and dynamic_display(self._out())
+        self._written_at, self._pending = -float("inf"), False
 
     def on_epoch_end(self, epoch, logs=None):
         self._line = self._status(epoch + 1, logs or {})
-        if self.verbose == 2:
-            self._write(self._line + "\n")
-        elif self._dynamic:
+        now = time.perf_counter()
+        if self._dynamic:
             self._write("\r" + self._line.ljust(self._width))
             self._width = len(self._line)
+        elif self.verbose == 2 or now - self._written_at >= self.min_seconds:
+            self._write(self._line + "\n")
+            self._written_at, self._pending = now, False
+        else:
+            self._pending = True
 
     def on_train_end(self, logs=None):
-        if self._line is None or self.verbose == 2:
+        if self._line is None:
             return
-        self._write(("\r" + self._line.ljust(self._width) if self._dynamic else self._line)
-                    + "\n")
+        if self._dynamic:
+            self._write("\r" + self._line.ljust(self._width) + "\n")
+        elif self._pending:
+            self._write(self._line + "\n")
 
     def _status(self, epochs, logs):
         steps = int(self.model.optimizer.iterations.numpy()) if self.model.optimizer else 0

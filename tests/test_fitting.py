@@ -132,13 +132,18 @@ def test_model_checkpoint_callback_writes_loadable_models(fa_data, tmp_path):
                                rtol=1e-6)
 
 
-def test_divergence_is_reported_not_returned(fa_data):
-    # A learning rate of 1e30 overflows float32 within a step: the fit must stop and say so
-    # instead of returning inf/NaN weights as if all were well.
+def test_divergence_is_reported_and_the_weights_kept_finite(fa_data):
+    # A learning rate of 1e30 overflows float32 within a step: the fit must stop, say so and
+    # keep the weights it started from instead of returning inf/NaN weights as if all were well.
     model = linear_model(6, 2)
-    with pytest.raises(FloatingPointError, match="diverged.*learning_rate"):
-        lv.fit(model, fa_data[0][:1000], epochs=5, batch_size=100, learning_rate=1e30,
-               verbose=0)
+    model.build_for_shape((6,))
+    start = model.get_weights()
+    with pytest.warns(lv.DivergenceWarning, match="diverged in epoch 1.*learning_rate"):
+        result = lv.fit(model, fa_data[0][:1000], epochs=5, batch_size=100, learning_rate=1e30,
+                        verbose=0)
+    assert result.diverged_epoch == 1 and result.best_epoch is None and len(result.history) == 0
+    for kept, started in zip(model.get_weights(), start):
+        np.testing.assert_array_equal(kept, started)
 
 
 @pytest.mark.parametrize("rows, batch_size, steps_per_execution", [

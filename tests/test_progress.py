@@ -1,4 +1,5 @@
-"""Progress output: quiet in logs and pipes, one line redrawn in place on a terminal."""
+"""Progress output: a line per epoch (throttled) in logs and pipes, one line redrawn in place
+on a terminal."""
 
 import io
 
@@ -21,15 +22,29 @@ def _fit(data, **kwargs):
     return lv.fit(model, data, epochs=4, batch_size=100, learning_rate=0.01, seed=3, **kwargs)
 
 
-def test_default_fit_writes_one_line_to_a_pipe(fa_data, capsys):
+def test_default_fit_writes_a_few_lines_to_a_pipe(fa_data, capsys):
     # Under pytest stdout is not a terminal, like a log file or a notebook's captured output:
-    # Keras' bar would write a line per redraw (dozens per epoch); the default writes one.
+    # Keras' bar would write a line per redraw (dozens per epoch); the default writes one line
+    # per epoch at most once a second: this sub-second fit writes its first and last epochs.
     train, _ = fa_data
     _fit(train[:1000])
     out = capsys.readouterr().out
     lines = out.strip().splitlines()
-    assert len(lines) == 1 and "4 epochs" in lines[0] and "bound" in lines[0]
+    assert 1 <= len(lines) <= 4 and "4 epochs" in lines[-1] and "bound" in lines[-1]
     assert "\r" not in out and "\x1b" not in out
+
+
+def test_a_log_gets_one_line_per_epoch_no_more_often_than_min_seconds(fa_data):
+    train, _ = fa_data
+    every, throttled = io.StringIO(), io.StringIO()
+    _fit(train[:1000], verbose=0, callbacks=[Progress("fa", stream=every, min_seconds=0),
+                                             Progress("fa", stream=throttled,
+                                                      min_seconds=3600)])
+    assert [line.split(", ")[1] for line in every.getvalue().splitlines()] == [
+        "1 epoch", "2 epochs", "3 epochs", "4 epochs"]
+    # an hour between lines: the first epoch when it ends, the last when the fit ends
+    assert [line.split(", ")[1] for line in throttled.getvalue().splitlines()] == [
+        "1 epoch", "4 epochs"]
 
 
 def test_progress_redraws_in_place_on_a_terminal(fa_data):

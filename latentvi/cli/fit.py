@@ -12,6 +12,7 @@ import pathlib
 import platform
 import time
 
+from latentvi._files import staged_folder
 from latentvi.cli.messages import InputError, notes, progress, reported_warnings
 from latentvi.cli.reading import not_items_message, read_pattern, read_responses, select_items
 from latentvi.cli.saved import MODEL_FILE
@@ -23,15 +24,24 @@ __all__ = ["criteria_line", "fit_summary", "persons_line", "run_fit", "save_plot
 # million-row export with a blank block would otherwise write a million labels.
 DROPPED_LISTED = 100
 REPORT_FILE = "report.html"
+# Every file a fit may write: a rerun with --force removes those it does not write again.
+RESULT_FILES = (MODEL_FILE, "items.csv", "items_se.csv", "scores.csv", "scores.parquet",
+                "history.csv", "factor_corr.csv", "fit.json", "item_curves.png",
+                "information.png", "loadings.png", REPORT_FILE)
 
 
 def run_fit(args):
     """Fits the model `args` describe and writes its files; returns the exit code."""
     note = notes(args.quiet)
-    data = read_responses(args.data, args.id_column, args.sep, note)
-    data, items = select_items(data, args.items, args.drop, args.data.name)
+    streamed = bool(getattr(args, "stream", False)) or _many_files(args.data)
+    if streamed:
+        data, items, shape = _open_stream(args)
+    else:
+        data = read_responses(args.data, args.id_column, args.sep, note)
+        data, items = select_items(data, args.items, args.drop, args.data.name)
+        shape = data.shape
     n_factors, pattern = _factors_and_pattern(args.factors, args.pattern)
-    out = _output_folder(args.out or args.data.with_name(f"{args.data.stem}_irt"), args.force)
+    out = _output_folder(args.out or _default_out(args.data), args.force)
     from latentvi import irt
     options = {name: value for name, value in (("items", items),
                                                 ("missing_codes", args.missing_codes),
@@ -41,9 +51,11 @@ def run_fit(args):
         n_factors=n_factors, item_type=args.item_type, pattern=pattern,
         rotation=None if args.rotation == "none" else args.rotation,
         iw_samples=args.iw_samples, seed=args.seed, **options)
+    what = (f"{shape[0]:,} persons x {shape[1]} items" if shape[0] is not None
+            else f"{args.data.name} ({shape[1]} items, streamed)")
     try:
         with reported_warnings():
-            seconds = _fit(model, data, args, f"{len(data):,} persons x {data.shape[1]} items")
+            seconds = _fit(model, data, args, what)
             criteria = model.information_criteria(data, num_samples=args.loglik_samples)
     except irt.SuspiciousColumns as error:
         raise InputError(not_items_message(error.columns, args.data.name)) from None
@@ -56,14 +68,60 @@ def run_fit(args):
     return 0
 
 
+def _many_files(path):
+    """Whether the data argument names several files (a folder or a glob): read as a stream."""
+    import glob
+    return pathlib.Path(path).is_dir() or glob.has_magic(str(path))
+
+
+def _default_out(path):
+    path = pathlib.Path(path)
+    if _many_files(path):
+        stem = path.name if path.is_dir() else path.parent.name
+        return path.parent / f"{stem}_irt" if path.is_dir() else path.parent.parent / (
+            f"{stem}_irt")
+    return path.with_name(f"{path.stem}_irt")
+
+
+def _open_stream(args):
+    """(the `ResponseFiles`, the item columns or None, (None, number of items)) of --stream."""
+    import pandas as pd
+
+    from latentvi.irt import streaming
+    if args.report:
+        raise InputError("--report needs the data in memory (its data summary and figures "
+                         "read every answer); leave out --stream, or make the report from a "
+                         "sample with latentvi.irt.report in Python")
+    try:
+        files = streaming.open_files(args.data, sep=args.sep, id_column=args.id_column)
+    except (FileNotFoundError, ValueError) as error:
+        raise InputError(str(error)) from None
+    columns = [column for column in files.columns if column != files.id_column]
+    _, items = select_items(pd.DataFrame(columns=columns), args.items, args.drop,
+                            args.data.name)
+    return files, items, (None, len(items or columns))
+
+
 def _write(model, data, summary, out, args, criteria):
-    out.mkdir(parents=True, exist_ok=True)
-    model.save(out / MODEL_FILE, overwrite=args.force)
+    """Writes every result into a temporary folder, then moves them into `out` together:
+    a failure (or a kill) on the way leaves `out` as it was (`latentvi._files.staged_folder`)."""
+    with staged_folder(out, replaced=RESULT_FILES) as staging:
+        _write_results(model, data, summary, staging, args, criteria)
+
+
+def _write_results(model, data, summary, out, args, criteria):
+    from latentvi.irt import streaming
+    streamed = streaming.is_file_source(data)
+    model.save(out / MODEL_FILE)
     model.items_.to_csv(out / "items.csv")
-    errors = model.standard_errors(data) if _has_standard_errors(model) else None
+    errors = (model.standard_errors(data) if _has_standard_errors(model) and not streamed
+              else None)
     if errors is not None:
         errors.items.to_csv(out / "items_se.csv")
-    model.score(data).to_csv(out / "scores.csv")
+    if streamed:
+        model.score(data, out=out / "scores.parquet", verbose=0 if args.quiet else 1)
+    else:
+        model.score(data).to_csv(out / "scores.csv")
     model.history_.to_csv(out / "history.csv", index=False)
     if model.n_factors > 1:
         model.factor_corr_.to_csv(out / "factor_corr.csv")
@@ -72,7 +130,7 @@ def _write(model, data, summary, out, args, criteria):
         save_plots(model, out)
     if args.report:
         from latentvi import irt
-        irt.report(model, data, out / REPORT_FILE, overwrite=args.force,
+        irt.report(model, data, out / REPORT_FILE,
                    command=getattr(args, "command_line", None), criteria=criteria,
                    standard_errors=errors)
 
@@ -120,14 +178,15 @@ def fit_summary(model, criteria, data, args, seconds):
     """
     import pandas as pd
     dropped = getattr(model, "dropped_persons_", pd.Index([]))
+    n_dropped = int(getattr(model, "n_dropped_", len(dropped)))  # a stream lists the first
     loglik_se = float(criteria.get("loglik_se", math.nan))
     return {
         "loglik": float(criteria["loglik"]),
         "loglik_se": loglik_se if math.isfinite(loglik_se) else None,
         "n_params": int(criteria["n_params"]),
         "AIC": float(criteria["AIC"]), "BIC": float(criteria["BIC"]),
-        "n_persons_read": len(data), "n_persons": int(model.n_persons_),
-        "n_dropped": len(dropped),
+        "n_persons_read": int(model.n_persons_ + n_dropped),
+        "n_persons": int(model.n_persons_), "n_dropped": n_dropped,
         "dropped_reason": "answered none of the items" if len(dropped) else None,
         "dropped_persons": [_plain(label) for label in dropped[:DROPPED_LISTED]],
         "n_items": len(model.items_),

@@ -28,6 +28,7 @@ from latentvi.irt.score_methods import empirical_rxx
 from latentvi.irt.screening import SuspiciousColumns
 from latentvi.irt.simulate import simulate, simulate_groups
 from latentvi.irt.standard_errors import StandardErrors
+from latentvi.irt.streaming import ResponseFiles, open_files
 
 __all__ = [
     "M2",
@@ -40,6 +41,7 @@ __all__ = [
     "ItemResponse",
     "ItemSlopes",
     "ItemType",
+    "ResponseFiles",
     "Responses",
     "Rotation",
     "StandardErrors",
@@ -52,6 +54,7 @@ __all__ = [
     "item_information",
     "items",
     "load",
+    "open_files",
     "report",
     "rotate",
     "simulate",

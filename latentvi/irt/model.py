@@ -29,6 +29,8 @@ from latentvi.irt import (
     saving,
     score_methods,
     scoring,
+    streamed_fit,
+    streaming,
     training,
 )
 from latentvi.irt.information import item_information, test_information
@@ -140,7 +142,9 @@ class ItemFactorModel:
       factor_var_: Series of each factor's variance: 1, except in a Rasch model.
       category_map_: {item: {observed value: code 0..K-1}}.
       n_persons_: the number of persons fitted (those who answered at least one item).
-      dropped_persons_: pd.Index of the persons dropped for answering no item (empty if none).
+      dropped_persons_: pd.Index of the persons dropped for answering no item (empty if none;
+        of a fit on files, the first 100 of them).
+      n_dropped_: how many persons were dropped.
       history_: DataFrame of the fit, one row per epoch (bound in nats per person); with the
         convergence rule an epoch is a check of 128 steps and `monitor_bound` is the bound
         of the monitored persons after it.
@@ -186,7 +190,7 @@ class ItemFactorModel:
 
     # -- fitting ----------------------------------------------------------------------------
     def fit(self, data, epochs=None, batch_size=None, verbose=1, callbacks=None, max_steps=None,
-            tol=None, group=None, covariates=None):
+            tol=None, group=None, covariates=None, checkpoint_dir=None):
         """Fits the model to a persons x items DataFrame; returns self.
 
         Persons who answered no item carry no information and are dropped with a warning;
@@ -201,7 +205,12 @@ class ItemFactorModel:
 
         Args:
           data: DataFrame, rows = persons, columns = items (see `latentvi.irt.responses`);
-            other columns too if `items` names the items.
+            other columns too if `items` names the items. Or files too large for memory: a
+            path, a glob ('exports/*.parquet'), a folder or a list of Parquet or CSV files
+            with the same columns, read as a stream in row batches (`latentvi.irt.streaming`):
+            memory stays flat in the number of persons; persons are numbered across the files
+            unless a Parquet file stores a pandas index. The exact-ML refinement is not run on
+            files (`refinement_` None).
           epochs: None (default) for the convergence rule, or a fixed number of passes over
             the data with a cosine-decayed learning rate and no convergence check
             (`converged_` is then None).
@@ -224,23 +233,36 @@ class ItemFactorModel:
             (`regression_`) estimated; the encoder sees the covariates. There is no intercept:
             the latent mean is mu_group where every covariate is 0 (center them to put it at
             their means).
+          checkpoint_dir: a folder where the state of the fit is saved after every check
+            (`latentvi.checkpoint`): a fit killed on the way and started again with the same
+            call goes on from its last check and ends with the same estimates (exactly, on a
+            CPU with a seed). The folder's state is removed when the fit ends.
+
+        A fit whose bound stops being finite stops with the weights of its last finite check
+        and a `DivergenceWarning`; if no check was finite it raises FloatingPointError.
         """
         self.persons_ = None
         if group is not None or covariates is not None:
             return multiple_group.fit(self, data, group, covariates, epochs=epochs,
                                       batch_size=batch_size, verbose=verbose,
-                                      callbacks=callbacks, max_steps=max_steps, tol=tol)
+                                      callbacks=callbacks, max_steps=max_steps, tol=tol,
+                                      checkpoint_dir=checkpoint_dir)
         if self.invariance is not None or self.anchors is not None:
             raise ValueError("invariance and anchors apply to a multiple-group fit; give "
                              "fit(data, group=...)")
         self._check_settings()
-        frame = data if self.items is None else select_items(data, self.items)
-        responses = encode_responses(grouped_by_type(frame, self.item_type), self.item_type,
-                                     missing_codes=self.missing_codes,
-                                     max_categories=self.max_categories)
+        if streaming.is_file_source(data):
+            responses, stream = streamed_fit.scan_files(self, data, verbose)
+        else:
+            frame = data if self.items is None else select_items(data, self.items)
+            responses = encode_responses(grouped_by_type(frame, self.item_type), self.item_type,
+                                         missing_codes=self.missing_codes,
+                                         max_categories=self.max_categories)
+            self.item_order_ = [item for item in frame.columns if item in set(responses.items)]
+            stream = None
+        n_persons = len(responses.codes) if stream is None else stream.n_persons
         self.item_types_ = dict(zip(responses.items, item_types(self.item_type,
                                                                  responses.items)))
-        self.item_order_ = [item for item in frame.columns if item in self.item_types_]
         pattern = self._pattern_array(responses.items)
         n_factors = positive_int(self.n_factors, "n_factors")
         spec = self._parameter_spec(responses, n_factors, pattern)
@@ -249,9 +271,9 @@ class ItemFactorModel:
                         exploratory=pattern is None and not equal_slopes,
                         n_categories=responses.n_categories)
         settings = training.schedule(
-            *responses.codes.shape, n_factors, epochs, batch_size, self.iw_samples, max_steps,
-            tol, whole_batch_persons=max(get_item_type(name).whole_batch_persons
-                                         for name in self.item_types_.values()))
+            n_persons, len(responses.items), n_factors, epochs, batch_size, self.iw_samples,
+            max_steps, tol, whole_batch_persons=max(get_item_type(name).whole_batch_persons
+                                                    for name in self.item_types_.values()))
         self.model_ = training.build_model(
             responses.n_categories, n_factors, pattern, equal_slopes,
             self._learns_correlations(pattern), self.seed,
@@ -259,7 +281,7 @@ class ItemFactorModel:
             priors=prior_lists(self.priors_, responses.items, list(self.item_types_.values()),
                                responses.n_categories),
             fixed_slopes=fixed_or_none(spec.fixed_slopes))
-        self.model_.likelihood.set_persons(len(responses.codes))
+        self.model_.likelihood.set_persons(n_persons)
         start = starting_values(responses.codes, responses.mask, responses.n_categories,
                                 n_factors, pattern, self.seed)
         if pattern is None:
@@ -271,12 +293,16 @@ class ItemFactorModel:
         self.model_.likelihood.constrain(spec.fixed, list(spec.equal.values()), spec.values)
         self._constraint_savings = spec.savings
         self.settings_ = dataclasses.asdict(settings)
-        progress = _progress(responses, settings, verbose)
+        progress = _progress(n_persons, len(responses.items), settings, verbose)
+        data_stream = None if stream is None else stream.dataset(settings.batch_size, self.seed)
         result, rule = training.run(self.model_, responses, settings, self.seed, 0,
-                                    list(callbacks or []) + progress)
+                                    list(callbacks or []) + progress, stream=data_stream,
+                                    n_persons=n_persons, checkpoint_dir=checkpoint_dir)
+        _check_diverged(result)
         self.history_ = result.history
         self.converged_ = None if rule is None else rule.converged
-        self.refinement_ = training.refine(self.model_, responses, self.refine)
+        self.refinement_ = (training.refine(self.model_, responses, self.refine)
+                            if stream is None else streamed_fit.no_refinement(self.refine))
         if rule is not None and not rule.converged:
             warnings.warn(
                 f"the fit did not converge within max_steps={settings.max_steps}: its best "
@@ -286,8 +312,11 @@ class ItemFactorModel:
                 f"factors, items with few answers)",
                 ConvergenceWarning, stacklevel=2)
         self.category_map_ = responses.category_map
-        self.n_persons_ = len(responses.codes)
-        self.dropped_persons_ = responses.dropped
+        self.n_persons_ = n_persons
+        self.dropped_persons_ = (responses.dropped if stream is None
+                                 else pd.Index(stream.scan.dropped))
+        self.n_dropped_ = (len(responses.dropped) if stream is None
+                           else stream.scan.n_dropped)
         self._summarize(responses, pattern)
         return self
 
@@ -446,7 +475,7 @@ class ItemFactorModel:
         return pd.Series(variance, index=self.factor_names_, name="variance")
 
     def score(self, data, method="eap", num_samples=None, integration="auto", n_draws=5,
-              seed=None, group=None, covariates=None):
+              seed=None, group=None, covariates=None, out=None, overwrite=False, verbose=1):
         """Person scores and their standard errors, as mirt's fscores(method=...).
 
         method: 'eap' (default): the posterior mean and SD of each factor (below); for
@@ -472,6 +501,11 @@ class ItemFactorModel:
 
         method='plausible': `n_draws` plausible values per person (`plausible_values`).
 
+        `data` may also name files (a path, glob, folder or list of Parquet / CSV files, as in
+        `fit`): they are read and scored chunk by chunk and the scores written to `out`
+        (.parquet or .csv; an existing file only with `overwrite=True`), one progress line
+        per chunk (`verbose=0`: none); returns the path written (`latentvi.irt.streamed_fit`).
+
         A multiple-group or latent-regression model scores by 'eap' (and 'plausible') on the
         common scale: each person's prior is their group's N(mu_g + B c, Sigma_g). Its group
         and covariates come from `data` as at fit time, or `group=` / `covariates=`.
@@ -482,6 +516,14 @@ class ItemFactorModel:
           model; their group's mean and SD in a multiple-group model).
         """
         one_of(method, ("eap", "map", "ml", "wle", "plausible"), "method")
+        if streaming.is_file_source(data):
+            return streamed_fit.score_files(
+                self, data, out, method=method, num_samples=num_samples,
+                integration=integration, n_draws=n_draws, seed=seed, overwrite=overwrite,
+                verbose=verbose)
+        if out is not None:
+            raise ValueError("out= writes the scores of files; for a DataFrame, write the "
+                             "returned scores yourself (e.g. .to_parquet(path))")
         if method == "plausible":
             return self.plausible_values(data, n_draws=n_draws, seed=seed, group=group,
                                          covariates=covariates)
@@ -612,7 +654,12 @@ class ItemFactorModel:
         items at most 6e8, at least 64). 'auto' integration (default): quadrature when the
         model has at most 3 factors and the data at most 50 million item evaluations
         (distinct answer patterns x nodes x items), else sampling.
+
+        `data` may name files (as in `fit`): the sum then runs over chunks of
+        `streaming.CHUNK_ROWS` persons, each integrated as above.
         """
+        if streaming.is_file_source(data):
+            return streamed_fit.log_likelihood_files(self, data, num_samples, integration)[0]
         responses = self._encode(data)
         if self._quadrature(responses, integration):
             values = scoring.exact_log_likelihood(self.model_, responses.codes, responses.mask)
@@ -650,8 +697,14 @@ class ItemFactorModel:
         """Series: loglik, loglik_se (0 by quadrature; else its Monte Carlo SE, and the
         criteria's are twice it), n_params, AIC = -2 loglik + 2 p, BIC = -2 loglik + p log(n),
         SABIC and HQ (`latentvi.irt.model_comparison`). `integration` as in `log_likelihood`."""
-        loglik = self.log_likelihood(data, num_samples=num_samples, integration=integration)
-        n_params, n_persons = self.n_parameters_, len(self._encode(data).codes)
+        if streaming.is_file_source(data):
+            loglik, n_persons = streamed_fit.log_likelihood_files(self, data, num_samples,
+                                                                  integration)
+        else:
+            loglik = self.log_likelihood(data, num_samples=num_samples,
+                                         integration=integration)
+            n_persons = len(self._encode(data).codes)
+        n_params = self.n_parameters_
         return pd.Series({"loglik": float(loglik), "loglik_se": loglik.se, "n_params": n_params,
                           **criteria(loglik, n_params, n_persons)})
 
@@ -883,11 +936,19 @@ class ItemFactorModel:
                 f"{kind}, rotation={self.rotation!r}, iw_samples={self.iw_samples})")
 
 
-def _progress(responses, settings, verbose):
+def _check_diverged(result):
+    """Raises when a fit diverged before any check ended finite (nothing to keep)."""
+    if result.diverged_epoch is not None and result.best_epoch is None:
+        raise FloatingPointError(
+            f"the fit diverged in its first check (epoch {result.diverged_epoch}): the bound "
+            f"was not finite; check the data (items with extreme answers), or lower the "
+            f"learning rate with a smaller batch_size or iw_samples")
+
+
+def _progress(n_persons, n_items, settings, verbose):
     """The fit's progress callbacks: none for verbose=0, else one `Progress` line."""
     verbose = one_of(verbose, (0, 1, 2), "verbose")
     if verbose == 0:
         return []
-    n_persons, n_items = responses.codes.shape
     return [Progress(f"{n_persons:,} persons x {n_items} items", verbose=verbose,
                      epoch_name="check" if settings.epochs is None else "epoch")]

@@ -26,7 +26,14 @@ import tensorflow as tf
 
 from latentvi._checks import one_of, positive_int
 from latentvi.convergence import ConvergenceWarning
-from latentvi.irt import adaptive_sampling, group_information, quadrature, scoring, training
+from latentvi.irt import (
+    adaptive_sampling,
+    group_information,
+    quadrature,
+    scoring,
+    streaming,
+    training,
+)
 from latentvi.irt.constraints import Ties
 from latentvi.irt.item_parameters import ItemParameters
 from latentvi.irt.items import get as get_item_type
@@ -232,18 +239,23 @@ def build(est, prepared, equal_slopes, equal_others):
 
 
 def fit(estimator, data, group, covariates, epochs=None, batch_size=None, verbose=1,
-        callbacks=None, max_steps=None, tol=None):
+        callbacks=None, max_steps=None, tol=None, checkpoint_dir=None):
     """Fits `estimator` (an ItemFactorModel) with groups and / or covariates; returns it."""
-    from latentvi.irt.model import _progress
+    from latentvi.irt.model import _check_diverged, _progress
+    if streaming.is_file_source(data):
+        raise NotImplementedError("a multiple-group or latent-regression fit reads a "
+                                  "DataFrame; fitting files is for single-group models")
     est = estimator
     prepared = prepare(est, data, group, covariates, epochs, batch_size, max_steps, tol)
     responses, settings = prepared.responses, prepared.settings
     est.model_ = build(est, prepared, *equal_items(prepared.keywords, prepared.anchored,
                                                    len(responses.items)))
     est.settings_ = dataclasses.asdict(settings)
-    progress = _progress(responses, settings, verbose)
+    progress = _progress(*responses.codes.shape, settings, verbose)
     result, rule = training.run(est.model_, prepared.augmented, settings, est.seed, 0,
-                                list(callbacks or []) + progress)
+                                list(callbacks or []) + progress,
+                                checkpoint_dir=checkpoint_dir)
+    _check_diverged(result)
     est.history_ = result.history
     est.converged_ = None if rule is None else rule.converged
     est.refinement_ = refine(est.model_, prepared, est.refine)

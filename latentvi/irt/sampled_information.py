@@ -65,7 +65,8 @@ class SampledInformation(NamedTuple):
     gradient: np.ndarray
 
 
-def sampled_information(model, codes, mask, variables, num_samples=NUM_SAMPLES, seed=0):
+def sampled_information(model, codes, mask, variables, num_samples=NUM_SAMPLES, seed=0,
+                        weight=1.0):
     """Louis' identity by importance sampling from q (module docstring).
 
     Args:
@@ -74,13 +75,16 @@ def sampled_information(model, codes, mask, variables, num_samples=NUM_SAMPLES, 
       variables: the weights, in the order of the entries of the returned matrices.
       num_samples: draws per person (even; two halves).
       seed: integer seed of the draws.
+      weight: how many persons each row stands for (n / m when the rows are a random
+        subsample of m of n persons: the sums over persons are then unbiased estimates of
+        the whole sample's).
     """
     if num_samples < 4 or num_samples % 2:
         raise ValueError(f"num_samples must be an even number >= 4; got {num_samples}")
     # each person draws their own z: persons sharing an answer pattern would share one set
     # of draws and multiply its error by their count (LSAT7: 300 persons on one pattern)
     patterns, observed = np.asarray(codes), np.asarray(mask)
-    counts = np.ones(len(patterns), np.float32)
+    counts = np.full(len(patterns), weight, np.float32)
     n_items = patterns.shape[1]
     owners = _owners(model, variables, n_items, int(np.max(patterns)) + 1)
     active = np.flatnonzero(owners.any(axis=0))  # entries some term depends on

@@ -1,0 +1,198 @@
+"""Beyond memory: item factor fits on files read as a stream, and the memory of the paths.
+
+Subcommands (each prints a table and writes benchmarks/results/irt_streaming_<name>.json):
+
+- `write`: simulates N persons x 100 binary items x 5 correlated factors (simple structure,
+  slopes U[0.8, 2], intercepts U[-1.5, 1.5], correlations 0.3) with `irt.simulate` in chunks of
+  250,000 persons and writes one Parquet shard (int8 answers) per chunk, plus the truth.
+- `fit`: in a fresh process, fits the confirmatory 5-factor model (the simulated pattern) to the
+  shards (`ItemFactorModel.fit(folder)`), scores every person into a Parquet file
+  (`score(folder, out=...)`), and reports wall times, the process's peak resident memory
+  (getrusage ru_maxrss) and the slope / intercept RMSE against the truth.
+- `cli`: simulates 1,000,000 persons x 20 binary items into one CSV and runs `latentvi fit` on it
+  (in memory, and with --stream), reporting wall time and the peak memory of the command.
+- `memory`: the in-memory path at 200,000 x 200 x 10 (exploratory): the peak memory of reading
+  the CSV, coding it, and the fit, against the size of the int8 response matrix.
+
+Usage:
+    python benchmarks/irt_streaming.py write --persons 10000000 --folder /tmp/shards
+    python benchmarks/irt_streaming.py fit --folder /tmp/shards
+    python benchmarks/irt_streaming.py cli --folder /tmp/cli
+    python benchmarks/irt_streaming.py memory --folder /tmp/memory
+"""
+
+import argparse
+import json
+import pathlib
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+
+RESULTS = pathlib.Path(__file__).parent / "results"
+CHUNK = 250_000
+
+
+def peak_rss_gb(who=resource.RUSAGE_SELF):
+    """Peak resident memory in GB (Linux reports kilobytes)."""
+    return resource.getrusage(who).ru_maxrss / 1024**2
+
+
+def design(n_items, n_factors, seed):
+    from latentvi.irt.item_parameters import ItemParameters
+    rng = np.random.default_rng(seed)
+    slopes = np.zeros((n_items, n_factors))
+    for j in range(n_items):
+        slopes[j, j * n_factors // n_items] = rng.uniform(0.8, 2.0)
+    return ItemParameters.from_arrays(slopes, rng.uniform(-1.5, 1.5, n_items), "2PL")
+
+
+def write(args):
+    from latentvi import irt
+    folder = pathlib.Path(args.folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    parameters = design(100, 5, args.seed)
+    start = time.perf_counter()
+    for part, first in enumerate(range(0, args.persons, CHUNK)):
+        size = min(CHUNK, args.persons - first)
+        data, truth = irt.simulate(size, parameters=parameters, factor_corr=0.3,
+                                   seed=args.seed + part)
+        data = data.astype(np.int8)
+        data.index = pd.RangeIndex(first, first + size, name="person")
+        data.to_parquet(folder / f"part{part:04d}.parquet")
+        print(f"wrote part {part}: {first + size:,} persons, "
+              f"{time.perf_counter() - start:.0f} s", flush=True)
+    truth["items"].to_csv(folder / "truth_items.csv")
+    truth["pattern"].to_csv(folder / "truth_pattern.csv")
+    size = sum(path.stat().st_size for path in folder.glob("*.parquet"))
+    summary = {"persons": args.persons, "items": 100, "factors": 5, "parquet_mb": size / 1e6,
+               "write_s": time.perf_counter() - start}
+    print(summary)
+    return summary
+
+
+def fit(args):
+    """Runs `_fit_child` in a fresh process, so that its peak memory is the fit's alone."""
+    out = subprocess.run([sys.executable, __file__, "_fit_child", "--folder", args.folder],
+                         capture_output=True, text=True, check=False)
+    sys.stderr.write(out.stderr[-3000:])
+    print(out.stdout)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _fit_child(args):
+    folder = pathlib.Path(args.folder)
+    start = time.perf_counter()
+    from latentvi import irt
+    pattern = pd.read_csv(folder / "truth_pattern.csv", index_col=0)
+    truth = pd.read_csv(folder / "truth_items.csv", index_col=0)
+    imported = time.perf_counter() - start
+    model = irt.ItemFactorModel(n_factors=5, pattern=pattern, seed=0)
+    model.fit(str(folder / "part*.parquet"), verbose=1)
+    fitted = time.perf_counter() - start
+    fit_rss = peak_rss_gb()
+    scores = folder.parent / f"{folder.name}_scores.parquet"
+    model.score(str(folder / "part*.parquet"), out=scores, overwrite=True)
+    scored = time.perf_counter() - start
+    slopes = [f"a{k}" for k in range(1, 6)]
+    estimated = model.items_.loc[truth.index]
+    free = truth[slopes].to_numpy() != 0
+    result = {
+        "persons": int(model.n_persons_), "items": len(truth), "factors": 5,
+        "steps": int(model.settings_["max_steps"] if model.converged_ is None else
+                     len(model.history_) * model.settings_["check_steps"]),
+        "converged": bool(model.converged_), "import_s": imported,
+        "fit_s": fitted - imported, "score_s": scored - fitted,
+        "peak_rss_fit_gb": fit_rss, "peak_rss_gb": peak_rss_gb(),
+        "slope_rmse": float(np.sqrt(np.mean((estimated[slopes].to_numpy()[free]
+                                             - truth[slopes].to_numpy()[free]) ** 2))),
+        "intercept_rmse": float(np.sqrt(np.mean((estimated["d"] - truth["d"]) ** 2))),
+        "scores_written": len(pd.read_parquet(scores, columns=["F1"])),
+    }
+    print(json.dumps(result))
+
+
+def cli(args):
+    from latentvi import irt
+    folder = pathlib.Path(args.folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    csv = folder / "million.csv"
+    if not csv.exists():
+        data, truth = irt.simulate(1_000_000, 20, 1, seed=3)
+        data.to_csv(csv, index_label="id")
+        truth["items"].to_csv(folder / "truth_items.csv")
+    truth = pd.read_csv(folder / "truth_items.csv", index_col=0)
+    rows = []
+    for mode in args.modes:
+        out = folder / f"out_{mode}"
+        command = ["latentvi", "fit", str(csv), "--id-column", "id", "--out", str(out),
+                   "--force", "--quiet"] + (["--stream"] if mode == "stream" else [])
+        start = time.perf_counter()
+        before = peak_rss_gb(resource.RUSAGE_CHILDREN)
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        seconds = time.perf_counter() - start
+        if done.returncode:
+            raise SystemExit(done.stderr)
+        items = pd.read_csv(out / "items.csv", index_col=0).loc[truth.index]
+        rows.append({"mode": mode, "seconds": seconds,
+                     "peak_rss_gb": max(peak_rss_gb(resource.RUSAGE_CHILDREN), before),
+                     "slope_rmse": float(np.sqrt(np.mean((items["a1"] - truth["a1"]) ** 2))),
+                     "files": sorted(path.name for path in out.iterdir())})
+        print(rows[-1], flush=True)
+    return rows
+
+
+def memory(args):
+    out = subprocess.run([sys.executable, __file__, "_memory_child", "--folder", args.folder],
+                         capture_output=True, text=True, check=False)
+    sys.stderr.write(out.stderr[-3000:])
+    print(out.stdout)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _memory_child(args):
+    folder = pathlib.Path(args.folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    from latentvi import irt
+    csv = folder / "data_200k.csv"
+    if not csv.exists():
+        data, _ = irt.simulate(200_000, 200, 10, factor_corr=0.3, seed=1)
+        data.to_csv(csv, index=False)
+        del data
+    baseline = peak_rss_gb()
+    data = pd.read_csv(csv, dtype=np.int8)
+    read = peak_rss_gb()
+    start = time.perf_counter()
+    irt.ItemFactorModel(n_factors=10, seed=0).fit(data, verbose=0)
+    matrix_gb = data.shape[0] * data.shape[1] / 1024**3
+    print(json.dumps({"persons": 200_000, "items": 200, "factors": 10,
+                      "int8_matrix_gb": matrix_gb, "rss_after_import_gb": baseline,
+                      "rss_after_read_gb": read, "peak_rss_gb": peak_rss_gb(),
+                      "peak_above_import_gb": peak_rss_gb() - baseline,
+                      "fit_s": time.perf_counter() - start}))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=["write", "fit", "cli", "memory", "_fit_child",
+                                            "_memory_child"])
+    parser.add_argument("--folder", default="/tmp/latentvi_shards")
+    parser.add_argument("--persons", type=int, default=10_000_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--modes", nargs="+", default=["memory", "stream"])
+    args = parser.parse_args()
+    if args.command.startswith("_"):
+        return {"_fit_child": _fit_child, "_memory_child": _memory_child}[args.command](args)
+    result = {"write": write, "fit": fit, "cli": cli, "memory": memory}[args.command](args)
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"irt_streaming_{args.command}.json"
+    path.write_text(json.dumps({"machine": "2-core VM, no GPU", "result": result}, indent=2,
+                               default=str) + "\n")
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

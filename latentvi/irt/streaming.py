@@ -1,0 +1,387 @@
+"""Response files read as a stream: fit, score and log-likelihood in memory flat in persons.
+
+A national assessment or an online survey can hold more persons than fit in memory (10 million
+persons x 100 items are 1 GB as int8 answers, 2 GB with their mask, more as a DataFrame).
+`ItemFactorModel.fit`, `score`, `log_likelihood` and `information_criteria` therefore also take
+a path, a glob or a list of Parquet or CSV files (or a folder of them), read here in row
+batches (`pyarrow.parquet.ParquetFile.iter_batches`; `pandas.read_csv(chunksize=...)`):
+
+1. One pass (`scan`) counts the persons, collects every item's distinct answers (coded by the
+   same rules as a DataFrame: `latentvi.irt.responses`, so the category map is the one the
+   whole table in memory would give) and keeps a uniform random sample of persons
+   (`SAMPLE_ROWS`, by the smallest random keys) for the starting values and the convergence
+   rule's monitoring rows.
+2. The fit draws minibatches from a stream (`training_batches`) that goes over the files in a
+   new random order every pass and mixes rows through a shuffle buffer of `BUFFER_ROWS`
+   persons (half of it is emitted in random order each time it fills). Rows sorted in the file
+   (by region, by date) are spread over the whole fit this way; a file of persons in random
+   order needs no buffer at all. With several workers (`tf.distribute`) each reads its own
+   share of the files (`shard`).
+3. Scores are written chunk by chunk to a Parquet (or CSV) file, one progress line per chunk;
+   the log-likelihood is summed over chunks.
+
+Memory is flat in the number of persons: a chunk, the buffer and the sample, plus the model.
+What needs every person at once is not done on a stream: the exact-ML refinement (which for
+large data the defaults skip anyway), standard errors, item fit, M2 and residuals; run them on
+a sample (`read_sample`).
+"""
+
+import glob
+import os
+import pathlib
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from latentvi._files import staged_file
+from latentvi.irt.responses import Responses, apply_category_map, encode_responses
+from latentvi.irt.screening import check_missing_codes, mask_missing_codes
+from latentvi.progress import dynamic_display
+
+__all__ = ["BUFFER_ROWS", "CHUNK_ROWS", "SAMPLE_ROWS", "ResponseFiles", "Scan", "chunks",
+           "is_file_source", "open_files", "read_sample", "scan", "shard", "training_batches",
+           "write_chunks"]
+
+CHUNK_ROWS = 65_536  # rows read (and scored) at a time
+BUFFER_ROWS = 262_144  # the shuffle buffer of the training stream, in persons
+SAMPLE_ROWS = 50_000  # persons kept for starting values (start.MAX_ROWS) and monitoring
+_KINDS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".tsv": "csv", ".txt": "csv"}
+
+
+@dataclass
+class ResponseFiles:
+    """Files of one table: `paths` (in a fixed order), their `kind` ('parquet' or 'csv'), their
+    `columns`, the CSV separator `sep`, and the person-id column (`id_column`, or None: rows are
+    numbered 0, 1, ... across the files in order)."""
+    paths: list
+    kind: str
+    columns: list
+    sep: str | None = None
+    id_column: object = None
+
+    def __str__(self):
+        return str(self.paths[0]) if len(self.paths) == 1 else f"{len(self.paths)} files"
+
+
+@dataclass
+class Scan:
+    """What one pass over the files found: the coded `sample` (a `Responses` of at most
+    SAMPLE_ROWS persons, with the category map of all the data), `n_persons` (who answered at
+    least one item), `n_rows` (every row) and `dropped` (the first labels of persons who
+    answered no item; `n_dropped` counts them all)."""
+    sample: Responses
+    n_persons: int
+    n_rows: int
+    dropped: list
+    n_dropped: int
+
+
+def is_file_source(data):
+    """Whether `data` names files (a path, a glob, a folder or a list of paths)."""
+    if isinstance(data, (str, os.PathLike, ResponseFiles)):
+        return True
+    return (isinstance(data, (list, tuple)) and len(data) > 0
+            and all(isinstance(item, (str, os.PathLike)) for item in data))
+
+
+def open_files(source, sep=None, id_column=None):
+    """The `ResponseFiles` of a path, glob, folder or list of paths; checks that they exist,
+    are all Parquet or all CSV, and have the same columns.
+
+    sep: the CSV separator (default ',', tab for .tsv); id_column: the column labelling the
+    persons (default: a pandas index stored in the Parquet files, else the row number across
+    the files). A `ResponseFiles` is returned as it is.
+    """
+    if isinstance(source, ResponseFiles):
+        return source
+    paths = _expand(source)
+    kinds = {_kind(path) for path in paths}
+    if len(kinds) > 1:
+        raise ValueError(f"the files of {source!r} mix Parquet and CSV; give one kind")
+    kind = kinds.pop()
+    columns = [_columns(path, kind, sep) for path in paths]
+    for path, names in zip(paths[1:], columns[1:]):
+        if names != columns[0]:
+            raise ValueError(f"{path} has columns {names[:10]} but {paths[0]} has "
+                             f"{columns[0][:10]}; every file must have the same columns")
+    names, index = columns[0]
+    if id_column is None and len(index) == 1:
+        id_column = index[0]  # a pandas index stored in the Parquet file labels the persons
+    if id_column is not None and id_column not in names + index:
+        raise ValueError(f"id_column {id_column!r} is not a column of {paths[0]}; its columns "
+                         f"are {names[:20]}")
+    return ResponseFiles(paths, kind, names + index, sep, id_column)
+
+
+def _expand(source):
+    if isinstance(source, (list, tuple)):
+        paths = [pathlib.Path(item) for item in source]
+    else:
+        text = os.fspath(source)
+        path = pathlib.Path(text)
+        if path.is_dir():
+            paths = sorted(p for p in path.iterdir() if p.suffix.lower() in _KINDS)
+            if not paths:
+                raise FileNotFoundError(f"folder {text} has no .parquet or .csv files")
+        elif glob.has_magic(text):
+            paths = [pathlib.Path(p) for p in sorted(glob.glob(text))]
+            if not paths:
+                raise FileNotFoundError(f"no file matches {text!r}")
+        else:
+            paths = [path]
+    for path in paths:
+        if not path.is_file():
+            raise FileNotFoundError(f"no such file: {path}")
+    return paths
+
+
+def _kind(path):
+    kind = _KINDS.get(path.suffix.lower())
+    if kind is None:
+        raise ValueError(f"{path}: read as a stream are Parquet (.parquet, .pq) and CSV (.csv, "
+                         f".tsv, .txt) files; got {path.suffix!r} (load other files into a "
+                         f"DataFrame)")
+    return kind
+
+
+def _columns(path, kind, sep):
+    """(the columns, the columns holding a stored pandas index)."""
+    if kind == "parquet":
+        import pyarrow.parquet as pq
+        schema = pq.read_schema(path)
+        index = _pandas_index_columns(schema)
+        return [name for name in schema.names if name not in index], index
+    return list(pd.read_csv(path, sep=_separator(path, sep), nrows=0).columns), []
+
+
+def _pandas_index_columns(schema):
+    """The columns pandas stored as the index ('__index_level_0__' or a named index)."""
+    metadata = schema.pandas_metadata or {}
+    return [name for name in metadata.get("index_columns", []) if isinstance(name, str)]
+
+
+def _separator(path, sep):
+    """`sep`, else the one the header line shows: ';' (a European spreadsheet's CSV) or a tab
+    where it has no ',', else ','."""
+    if sep is not None:
+        return sep
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        header = handle.readline()
+    for candidate in ("\t", ";"):
+        if candidate in header and "," not in header:
+            return candidate
+    return ","
+
+
+def chunks(files, columns=None, rows=None, order=None):
+    """DataFrames of at most `rows` rows with `columns` (default all), indexed by the id
+    column or by the row's number in the whole table; files in `order` (positions into
+    `files.paths`; default all in order); `rows` None: CHUNK_ROWS."""
+    order = range(len(files.paths)) if order is None else order
+    rows = CHUNK_ROWS if rows is None else rows
+    starts = _file_starts(files) if files.id_column is None and list(order) != sorted(
+        order) else None
+    if columns is None:
+        columns = [column for column in files.columns if column != files.id_column]
+    wanted = list(columns) + ([files.id_column] if files.id_column is not None else [])
+    first = 0
+    for position in order:
+        if starts is not None:
+            first = starts[position]
+        for frame in _read(files, files.paths[position], wanted, rows):
+            if files.id_column is not None:
+                frame = frame.set_index(files.id_column)
+                if str(files.id_column).startswith("__index_level_"):
+                    frame.index.name = None
+            else:
+                frame.index = pd.RangeIndex(first, first + len(frame))
+            first += len(frame)
+            yield frame
+
+
+def _file_starts(files):
+    """Each file's first row number in the whole table."""
+    counts = [_n_rows(files, path) for path in files.paths]
+    return np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(int)
+
+
+def _n_rows(files, path):
+    if files.kind == "parquet":
+        import pyarrow.parquet as pq
+        return pq.ParquetFile(path).metadata.num_rows
+    return sum(len(frame) for frame in _read(files, path, files.columns[:1], CHUNK_ROWS))
+
+
+def _read(files, path, columns, rows):
+    if files.kind == "parquet":
+        import pyarrow.parquet as pq
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=rows, columns=columns):
+            # the stored index stays a column (set as the index by `chunks`)
+            yield batch.to_pandas(ignore_metadata=True)
+        return
+    yield from pd.read_csv(path, sep=_separator(path, files.sep), usecols=columns,
+                           chunksize=rows)
+
+
+def scan(files, items, item_type, missing_codes=None, max_categories=20, seed=None,
+         sample_rows=SAMPLE_ROWS, progress=None):
+    """One pass over `files`: the category map of `items` (by `encode_responses`' rules on
+    every distinct answer), the persons counted, a uniform random sample coded; a `Scan`."""
+    codes = check_missing_codes(missing_codes)
+    rng = np.random.default_rng(seed)
+    distinct = {item: {} for item in items}
+    sample, keys = None, np.empty(0)
+    n_rows, n_empty, dropped = 0, 0, []
+    for frame in chunks(files, items):
+        answers = mask_missing_codes(frame, codes)
+        for item in items:
+            for value in answers[item].dropna().unique():
+                distinct[item].setdefault(value, None)
+        empty = answers.isna().all(axis=1).to_numpy()
+        n_rows, n_empty = n_rows + len(frame), n_empty + int(empty.sum())
+        dropped.extend(frame.index[empty][:100 - len(dropped)])
+        frame = frame[~empty]
+        sample, keys = _smallest_keys(sample, keys, frame, rng.random(len(frame)), sample_rows)
+        if progress is not None:
+            progress(f"read {n_rows:,} rows")
+    if sample is None or not len(sample):
+        raise ValueError(f"{files} has no person with an answer to the items")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the digest has no empty persons
+        digest = encode_responses(_digest(distinct, sample, items), item_type,
+                                  max_categories=max_categories)
+    coded = apply_category_map(sample.sort_index(), digest.category_map, missing_codes=codes)
+    if n_empty:
+        warnings.warn(f"dropping {n_empty:,} persons who answered no item (first: "
+                      f"{dropped[:5]}); they carry no information about the items",
+                      UserWarning, stacklevel=3)
+    return Scan(coded, n_rows - n_empty, n_rows, dropped, n_empty)
+
+
+def _smallest_keys(sample, keys, frame, new_keys, size):
+    """The rows with the `size` smallest random keys of `sample` and `frame` (a uniform
+    random sample of every row seen, whatever the order and number of chunks)."""
+    if sample is not None:
+        frame, new_keys = pd.concat([sample, frame]), np.concatenate([keys, new_keys])
+    if len(frame) <= size:
+        return frame, new_keys
+    keep = np.sort(np.argpartition(new_keys, size)[:size])
+    return frame.iloc[keep], new_keys[keep]
+
+
+def _digest(distinct, sample, items):
+    """A small table with every item's distinct answers, each at least twice (so that no item
+    looks like an ID column), in the dtype of the sample's column; what `encode_responses`
+    reads to build the category map of all the data."""
+    rows = 2 * max(max(len(values), 1) for values in distinct.values())
+    columns = {}
+    for item in items:
+        values = list(distinct[item]) or [np.nan]
+        column = pd.Series([values[i % len(values)] for i in range(rows)], dtype=object)
+        dtype = sample[item].dtype
+        if isinstance(dtype, pd.CategoricalDtype):
+            column = column.astype(dtype)
+        columns[item] = column
+    return pd.DataFrame(columns)[list(items)]
+
+
+def read_sample(files, items, n_rows=SAMPLE_ROWS, seed=None):
+    """A uniform random sample of `n_rows` rows of the item columns (a DataFrame), for what
+    needs every person at once (standard errors, item fit, M2)."""
+    rng = np.random.default_rng(seed)
+    sample, keys = None, np.empty(0)
+    for frame in chunks(files, items):
+        sample, keys = _smallest_keys(sample, keys, frame, rng.random(len(frame)), n_rows)
+    return sample.sort_index()
+
+
+def shard(n_files, worker, n_workers):
+    """The positions of the files worker `worker` of `n_workers` reads (every n-th file)."""
+    if n_files < n_workers:
+        raise ValueError(f"{n_workers} workers need at least as many files to share; got "
+                         f"{n_files} (split the data into more Parquet files)")
+    return list(range(worker, n_files, n_workers))
+
+
+def training_batches(files, items, category_map, missing_codes, batch_size, seed=None,
+                     buffer_rows=BUFFER_ROWS, files_read=None):
+    """Endless (codes float32 [batch, J], mask bool [batch, J]) minibatches: passes over the
+    files (those at `files_read`, default all) in a new random order each, rows mixed through
+    a shuffle buffer, persons with no answer left out."""
+    rng = np.random.default_rng(seed)
+    positions = list(range(len(files.paths))) if files_read is None else list(files_read)
+    codes_buffer, mask_buffer = _empty(len(items))
+    while True:
+        for position in rng.permutation(positions):
+            for frame in chunks(files, items, order=[position]):
+                coded = apply_category_map(frame[items], category_map,
+                                           missing_codes=missing_codes)
+                answered = coded.mask.any(axis=1)
+                codes_buffer = np.concatenate([codes_buffer, coded.codes[answered]])
+                mask_buffer = np.concatenate([mask_buffer, coded.mask[answered]])
+                if len(codes_buffer) < buffer_rows:
+                    continue
+                order = rng.permutation(len(codes_buffer))
+                codes_buffer, mask_buffer = codes_buffer[order], mask_buffer[order]
+                emit = (len(codes_buffer) // 2) // batch_size * batch_size
+                for start in range(0, emit, batch_size):
+                    yield (codes_buffer[start:start + batch_size],
+                           mask_buffer[start:start + batch_size])
+                codes_buffer, mask_buffer = codes_buffer[emit:], mask_buffer[emit:]
+        # end of a pass: what is left in the buffer joins the next pass's first fill, except
+        # when the data are smaller than the buffer: then every pass is one shuffled batch set.
+        if len(codes_buffer) >= batch_size and len(codes_buffer) < buffer_rows:
+            order = rng.permutation(len(codes_buffer))
+            emit = len(codes_buffer) // batch_size * batch_size
+            for start in range(0, emit, batch_size):
+                rows = order[start:start + batch_size]
+                yield codes_buffer[rows], mask_buffer[rows]
+            keep = order[emit:]
+            codes_buffer, mask_buffer = codes_buffer[keep], mask_buffer[keep]
+
+
+def _empty(n_items):
+    return np.zeros((0, n_items), np.float32), np.zeros((0, n_items), bool)
+
+
+def write_chunks(frames, out, what="scores", verbose=1):
+    """Writes the DataFrames `frames` yields to `out` (.parquet, else CSV) one after another,
+    through a temporary file renamed at the end (no half-written result under the final
+    name); one progress line per chunk (redrawn in place on a terminal). Returns the number
+    of rows written."""
+    out = pathlib.Path(out)
+    writer, rows, start = None, 0, time.perf_counter()
+    dynamic = dynamic_display(sys.stdout)
+    with staged_file(out) as temporary:
+        for frame in frames:
+            writer = _append(writer, temporary, frame, out.suffix.lower())
+            rows += len(frame)
+            if verbose:
+                line = f"{what}: {rows:,} rows written, {time.perf_counter() - start:.1f} s"
+                sys.stdout.write(("\r" + line) if dynamic else line + "\n")
+                sys.stdout.flush()
+        if writer is not None and hasattr(writer, "close"):
+            writer.close()
+    if verbose and dynamic:
+        sys.stdout.write("\n")
+    return rows
+
+
+def _append(writer, path, frame, suffix):
+    frame = frame.copy()
+    frame.columns = [str(column) for column in frame.columns]
+    if suffix in (".parquet", ".pq"):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+        table = pa.Table.from_pandas(frame, preserve_index=True)
+        if writer is None:
+            writer = pq.ParquetWriter(path, table.schema)
+        writer.write_table(table.cast(writer.schema))
+        return writer
+    frame.to_csv(path, mode="a" if writer is not None else "w", header=writer is None,
+                 sep="\t" if suffix == ".tsv" else ",")
+    return True
