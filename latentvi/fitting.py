@@ -17,6 +17,12 @@ import tensorflow as tf
 
 from latentvi._checks import non_negative_int, one_of, positive_int
 from latentvi.checkpoint import LastGoodState
+from latentvi.distributed import (
+    check_seed,
+    prepare_replica,
+    shard_by_batch,
+    supported_steps_per_execution,
+)
 from latentvi.inputs import make_dataset, prepare
 from latentvi.model import LatentModel, check_model
 from latentvi.objectives import ELBO
@@ -80,14 +86,18 @@ def fit(model, data, objective=None, epochs=10, batch_size=128, validation_data=
         (a log file, a pipe) one line when the fit ends (`latentvi.progress`); or Keras'
         0 (silent), 1 (progress bar) or 2 (a line per epoch).
       strategy: a `tf.distribute.Strategy`; the model is replicated under it for this fit and
-        the learned weights copied back.
+        the learned weights copied back. `batch_size` is the global batch, split among the
+        replicas. With `MultiWorkerMirroredStrategy` every worker runs the same call (same
+        data, same `seed`, which is then required) and starts from worker 0's weights
+        (`latentvi.distributed`; docs/scaling.md).
       jit_compile: compile the step with XLA: True, False or 'auto' (Keras decides).
       shuffle: reshuffle array data every epoch.
       mask, validation_mask: explicit boolean observation masks (True = observed).
       steps_per_execution: training steps run inside one compiled call. Raising it cuts the
         per-step Python overhead that dominates small models; batch-level callbacks then see
         every `steps_per_execution`-th step only. For array data it is lowered to a divisor
-        of the steps per epoch (see `_training_pipeline`).
+        of the steps per epoch (see `_training_pipeline`), and to 1 under a strategy with
+        more than one replica, where Keras cannot run several.
       steps_per_epoch: for array data, training steps per epoch; None (default) is one pass
         over the rows. A fixed number makes epoch-end callbacks (and the history's rows) come
         every that many steps whatever the data size; the rows keep cycling, reshuffled each
@@ -122,7 +132,9 @@ def fit(model, data, objective=None, epochs=10, batch_size=128, validation_data=
     epochs = positive_int(epochs, "epochs")
     if seed is not None:
         seed = non_negative_int(seed, "seed")
-    steps_per_execution = positive_int(steps_per_execution, "steps_per_execution")
+    check_seed(seed, strategy)
+    steps_per_execution = supported_steps_per_execution(
+        positive_int(steps_per_execution, "steps_per_execution"), strategy)
     if steps_per_epoch is not None:
         steps_per_epoch = positive_int(steps_per_epoch, "steps_per_epoch")
     callbacks = ([keras.callbacks.EarlyStopping(
@@ -178,7 +190,8 @@ def _pipeline(model, data, mask, batch_size, name, shuffle, seed):
     prepared = prepare(model, data, mask=mask, name=name)
     if not isinstance(prepared, tuple):
         return prepared
-    return make_dataset(*prepared, batch_size=batch_size, shuffle=shuffle, seed=seed)
+    return shard_by_batch(make_dataset(*prepared, batch_size=batch_size, shuffle=shuffle,
+                                       seed=seed))
 
 
 def _training_pipeline(model, data, mask, batch_size, shuffle, seed, steps_per_execution,
@@ -236,7 +249,7 @@ def _replicate(model, strategy):
     replica = LatentModel.from_config(model.get_config())
     replica.build_for_shape(model.data_shape)
     replica.set_weights(model.get_weights())
-    return replica
+    return prepare_replica(replica, strategy)
 
 
 def _display(verbose):

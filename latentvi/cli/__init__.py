@@ -39,6 +39,10 @@ from latentvi.cli.saved import MODEL_FILE, run_info, run_score
 __all__ = ["main", "parse_codes", "read_responses", "read_table"]
 
 EXIT_USAGE = 2
+# A fixed number of passes beyond this is a typo (the convergence rule's default budget is
+# 20,000 steps); without --epochs the fit runs until it converges.
+MAX_EPOCHS = 100_000
+MAX_SEED = 2**32 - 1  # NumPy's and Keras' seeds are 32-bit
 
 
 def main(argv=None):
@@ -108,7 +112,8 @@ def _parser():
     info.add_argument("model", type=pathlib.Path, help=f"a saved model ({MODEL_FILE})")
     info.set_defaults(run=run_info)
     demo = commands.add_parser("demo", help="fit LSAT7 and compare with mirt's estimates")
-    demo.add_argument("--seed", type=int, default=0, help="integer seed (default 0)")
+    demo.add_argument("--seed", type=_whole(0, MAX_SEED), default=0,
+                      help="integer seed (default 0)")
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
     demo.set_defaults(run=run_demo)
     return parser
@@ -118,7 +123,8 @@ def _fit_parser(commands):
     fit = commands.add_parser("fit", help="fit an item factor model to a response table",
                               description=" ".join(__doc__.split("\n\n")[2].split()))
     fit.add_argument("data", type=pathlib.Path,
-                     help="persons x items table: .csv, .tsv, .txt, .parquet or .xlsx")
+                     help="persons x items table: .csv, .tsv, .txt, .parquet or .xlsx; or a "
+                          "folder or glob ('exports/*.parquet') of files read as a stream")
     columns = fit.add_mutually_exclusive_group()
     columns.add_argument("--items", type=_column_list, metavar="COLS",
                          help="comma-separated item columns to fit (default: every column "
@@ -129,10 +135,10 @@ def _fit_parser(commands):
     fit.add_argument("--missing-codes", type=parse_codes, metavar="CODES",
                      help="comma-separated answers that mean no answer, e.g. -9,99,. "
                           "(empty cells always do)")
-    fit.add_argument("--max-categories", type=int, metavar="N",
+    fit.add_argument("--max-categories", type=_whole(2), metavar="N",
                      help="columns with more distinct answers are refused as not items "
                           "(default 20)")
-    fit.add_argument("--factors", type=int,
+    fit.add_argument("--factors", type=_whole(1),
                      help="number of factors (default: the pattern's factor columns, else 1)")
     fit.add_argument("--item-type", choices=ITEM_TYPES, default="binary",
                      help="binary (2PL) or graded (ordered categories); default binary")
@@ -148,26 +154,34 @@ def _fit_parser(commands):
                      help="also write report.html: one self-contained HTML page with the data "
                           "summary, convergence, items, fit, curves and scores")
     fit.add_argument("--quiet", action="store_true", help="no progress, notes or summary")
+    fit.add_argument("--stream", action="store_true",
+                     help="read the data (.parquet or .csv) in row batches instead of all at "
+                          "once, for data beyond memory; a folder or a glob is always streamed "
+                          "(writes scores.parquet, no items_se.csv)")
+    fit.add_argument("--checkpoint", type=pathlib.Path, metavar="DIR",
+                     help="save the fit's state in DIR after every check; the same command run "
+                          "again after a crash or a kill resumes from there")
     fit.set_defaults(run=run_fit)
 
 
 def _training_options(fit):
-    fit.add_argument("--epochs", type=int,
-                     help="a fixed number of passes over the data (default: until converged)")
-    fit.add_argument("--max-steps", type=int,
+    fit.add_argument("--epochs", type=_whole(1, MAX_EPOCHS),
+                     help="a fixed number of passes over the data, at most 100,000 (default: "
+                          "until converged)")
+    fit.add_argument("--max-steps", type=_whole(1),
                      help="most steps before the fit stops unconverged (default 20,000)")
-    fit.add_argument("--tol", type=float,
+    fit.add_argument("--tol", type=_positive_number,
                      help="converged when the bound gains less than this, in nats per person, "
                           "over a few checks (default 0.002)")
-    fit.add_argument("--batch-size", type=int, help="persons per step (default: from n)")
-    fit.add_argument("--iw-samples", type=int,
+    fit.add_argument("--batch-size", type=_whole(1), help="persons per step (default: from n)")
+    fit.add_argument("--iw-samples", type=_whole(1),
                      help="importance samples per person in the bound (default: 5..50, "
                           "chosen from the data size)")
-    fit.add_argument("--loglik-samples", type=int, default=None,
+    fit.add_argument("--loglik-samples", type=_whole(1), default=None,
                      help="importance samples per person for the reported log-likelihood when "
                           "it is not computed by quadrature (default: 5000, fewer for large "
                           "data, at least 200)")
-    fit.add_argument("--seed", type=int,
+    fit.add_argument("--seed", type=_whole(0, MAX_SEED),
                      help="integer seed: the same seed, data and versions give the same files")
 
 
@@ -190,8 +204,43 @@ def _input_options(command):
                          help="column holding the person id: not an item, the index of every "
                               "output (an unnamed first column is taken as the id)")
     command.add_argument("--index-col", dest="id_column", help=argparse.SUPPRESS)
-    command.add_argument("--sep", help="field separator of a text file (default: from the "
-                                       "suffix; ';', tab or '|' are detected)")
+    command.add_argument("--sep", type=_separator,
+                         help="field separator of a text file: one character or 'tab' "
+                              "(default: from the suffix; ';', tab or '|' are detected)")
+
+
+def _whole(low, high=None):
+    """An argparse type: a whole number from `low` to `high` (None: no limit)."""
+    def whole_number(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low or (high is not None and value > high):
+            limit = f"from {low} to {high:,}" if high is not None else f">= {low}"
+            raise argparse.ArgumentTypeError(f"expected a whole number {limit}; got {text!r}")
+        return value
+    return whole_number
+
+
+def _positive_number(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a number > 0 such as 0.002; got {text!r}")
+    return value
+
+
+def _separator(text):
+    """One character; 'tab' or a typed backslash-t stand for the tab."""
+    if text in ("tab", "\\t"):
+        return "\t"
+    if len(text) != 1:
+        raise argparse.ArgumentTypeError(f"expected one character such as ';' or '|', or tab; "
+                                         f"got {text!r}")
+    return text
 
 
 def _column_list(text):

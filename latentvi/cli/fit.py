@@ -57,10 +57,10 @@ def run_fit(args):
         with reported_warnings():
             seconds = _fit(model, data, args, what)
             criteria = model.information_criteria(data, num_samples=args.loglik_samples)
+            summary = fit_summary(model, criteria, data, args, seconds)
+            _write(model, data, summary, out, args, criteria)
     except irt.SuspiciousColumns as error:
         raise InputError(not_items_message(error.columns, args.data.name)) from None
-    summary = fit_summary(model, criteria, data, args, seconds)
-    _write(model, data, summary, out, args, criteria)
     if not args.quiet:
         print(model.items_.round(3).to_string())
         print(f"\n{criteria_line(criteria)}  ({seconds:.1f} s)\n{persons_line(summary)}\n"
@@ -166,7 +166,8 @@ def _fit(model, data, args, what):
     """Fits with one status line on stderr (unless quiet); returns the wall time in seconds."""
     start = time.perf_counter()
     model.fit(data, epochs=args.epochs, batch_size=args.batch_size, verbose=0,
-              max_steps=args.max_steps, tol=args.tol, callbacks=progress(what, args.quiet))
+              max_steps=args.max_steps, tol=args.tol, callbacks=progress(what, args.quiet),
+              checkpoint_dir=getattr(args, "checkpoint", None))
     return time.perf_counter() - start
 
 

@@ -7,6 +7,7 @@ again with that one. Every problem is an `InputError` phrased in the command's f
 
 import importlib.util
 import pathlib
+import re
 
 from latentvi.cli.messages import InputError, ignore
 
@@ -19,6 +20,10 @@ _READERS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".txt": "text", ".parqu
             ".pq": "parquet", ".xlsx": "excel", ".xlsm": "excel", ".xls": "excel"}
 # Headers R's write.csv (and pandas' to_csv) give the row-name column.
 _ROW_NAME_HEADERS = ("Unnamed: 0", "")
+# pandas' name for a column whose header is empty, N its position from 0
+_UNNAMED = re.compile(r"Unnamed: (\d+)")
+# a number, possibly written with a decimal comma
+_DECIMAL_COMMA = re.compile(r"\s*[-+]?\d+(,\d+)?\s*")
 
 
 def read_responses(path, id_column=None, sep=None, note=None):
@@ -43,9 +48,11 @@ def read_responses(path, id_column=None, sep=None, note=None):
 
 
 def select_items(table, items, drop, source):
-    """The item columns of `table`: `items`, or all but `drop`; returns (table, list or None)."""
+    """The item columns of `table`: `items`, or all but `drop`; returns (table, list or None).
+
+    Raises InputError if an item column has no name in the file's header."""
     if items is None and drop is None:
-        return table, None
+        return _named(table, source), None
     flag, names = ("--items", items) if items is not None else ("--drop", drop)
     labels = {str(column): column for column in table.columns}
     unknown = [name for name in names if name not in labels]
@@ -59,7 +66,18 @@ def select_items(table, items, drop, source):
               [column for column in table.columns if str(column) not in set(drop)])
     if not chosen:
         raise InputError(f"--drop leaves no item columns in {source}")
-    return table[chosen], chosen
+    return _named(table[chosen], source), chosen
+
+
+def _named(table, source):
+    """`table`, if no column lacks a name in the file's header (pandas reads 'Unnamed: N')."""
+    for column in table.columns:
+        found = _UNNAMED.fullmatch(str(column))
+        if found:
+            raise InputError(f"column {int(found.group(1)) + 1} of {source} has no name in its "
+                             f"header (read as {column!r}); name it in the file, or leave it "
+                             f"out with --drop '{column}'")
+    return table
 
 
 def not_items_message(columns, source):
@@ -74,13 +92,15 @@ def read_table(path, sep=None, note=None):
     """Reads a table with pandas, choosing the reader from the file suffix.
 
     A text file read as one column whose name holds ';', a tab, '|' or ',' is read again with
-    that separator (European spreadsheet exports write ';' into .csv files); `note` is told.
+    that separator (European spreadsheet exports write ';' into .csv files), and in a file not
+    separated by commas, a text column of numbers with decimal commas ('2,5') is read as
+    numbers; columns without a name and without a value (a separator at the end of every line)
+    are left out. `note` is told of each.
 
     Raises:
-      InputError: missing file, unknown suffix, missing optional reader (pyarrow, openpyxl),
-        unreadable or empty table.
+      InputError: missing or empty file, unknown suffix, missing optional reader (pyarrow,
+        openpyxl), text that is not UTF-8, a column name given twice, unreadable or empty table.
     """
-    import pandas as pd
     path = pathlib.Path(path)
     if not path.is_file():
         raise InputError(f"no such file: {path}")
@@ -88,49 +108,127 @@ def read_table(path, sep=None, note=None):
     if kind is None:
         raise InputError(f"cannot read {path.name}: expected one of "
                          f"{', '.join(sorted(_READERS))}")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path.name} is empty: expected a header line of column names, then "
+                         f"one row per person")
     try:
-        if kind == "parquet":
-            _require(("pyarrow", "fastparquet"), "reading Parquet", "pyarrow")
-            table = pd.read_parquet(path)
-        elif kind == "excel":
-            needed = ("xlrd",) if path.suffix.lower() == ".xls" else ("openpyxl",)
-            _require(needed, "reading Excel", needed[0])
-            table = pd.read_excel(path)
-        else:
-            table = _read_text(path, {"csv": ",", "tsv": "\t", "text": None}[kind], sep, note)
+        table = _read(path, kind, sep, note or ignore)
     except InputError:
         raise
+    except UnicodeDecodeError as error:
+        raise InputError(f"cannot read {path.name}: it is not UTF-8 text (byte "
+                         f"{error.object[error.start]:#04x} at position {error.start}); save "
+                         f"it as UTF-8 (Excel: 'CSV UTF-8')") from None
     except Exception as error:  # noqa: BLE001 (pandas raises many types for unreadable files)
-        raise InputError(f"cannot read {path.name}: {error}; if its fields are not separated "
-                         f"by {'commas' if kind == 'csv' else 'tabs'}, give --sep") from None
+        raise InputError(_unreadable(path.name, kind, error)) from None
+    table = _without_empty_unnamed(table, path.name, note or ignore)
     if table.empty:
         raise InputError(f"{path.name} has no rows or no item columns")
     return table
 
 
+def _read(path, kind, sep, note):
+    import pandas as pd
+    if kind == "parquet":
+        _require(("pyarrow", "fastparquet"), "reading Parquet", "pyarrow")
+        return _numeric_categories(pd.read_parquet(path))
+    if kind == "excel":
+        needed = ("xlrd",) if path.suffix.lower() == ".xls" else ("openpyxl",)
+        _require(needed, "reading Excel", needed[0])
+        _check_header(pd.read_excel(path, header=None, nrows=1).iloc[0], path.name)
+        return pd.read_excel(path)
+    return _read_text(path, {"csv": ",", "tsv": "\t", "text": None}[kind], sep, note)
+
+
+def _numeric_categories(table):
+    """`table` with its unordered categorical columns of numbers (Parquet dictionary columns,
+    as pandas writes its categoricals) read as numbers; ordered ones keep their order."""
+    import pandas as pd
+    for column in table.columns:
+        dtype = table[column].dtype
+        if (isinstance(dtype, pd.CategoricalDtype) and not dtype.ordered
+                and pd.api.types.is_numeric_dtype(dtype.categories.dtype)):
+            table[column] = table[column].astype(float)
+    return table
+
+
+def _unreadable(name, kind, error):
+    if kind in ("parquet", "excel"):
+        return f"cannot read {name} as {kind.capitalize()}: {error}"
+    return (f"cannot read {name}: {error}; if its fields are not separated by "
+            f"{'commas' if kind == 'csv' else 'tabs'}, give --sep")
+
+
 def _read_text(path, default, sep, note):
     import pandas as pd
 
-    def read(separator):
-        return pd.read_csv(path, sep=separator, engine="python" if separator is None else "c")
+    def read(separator, **options):
+        return pd.read_csv(path, sep=separator, engine="python" if separator is None else "c",
+                           **options)
 
-    table = read(sep if sep is not None else default)
+    separator = sep if sep is not None else default
+    table = read(separator)
     header = str(table.columns[0])
     found = [char for char in ";\t|," if char in header and char != default]
-    if sep is not None or table.shape[1] != 1 or not found:
-        return table
-    separator = max(found, key=header.count)
-    try:
-        table = read(separator)
-    except Exception as error:  # noqa: BLE001
-        raise InputError(f"cannot read {path.name} with the separator {separator!r} its header "
-                         f"suggests: {error}; give the separator with --sep") from None
-    if table.shape[1] == 1:
-        raise InputError(f"{path.name} reads as one column {header!r}; give the field "
-                         f"separator with --sep")
-    (note or ignore)(f"{path.name} is separated by {separator!r}: read with it "
-                     f"(--sep chooses another)")
+    if sep is None and table.shape[1] == 1 and found:
+        separator = max(found, key=header.count)
+        try:
+            table = read(separator)
+        except Exception as error:  # noqa: BLE001
+            raise InputError(f"cannot read {path.name} with the separator {separator!r} its "
+                             f"header suggests: {error}; give the separator with --sep") from None
+        if table.shape[1] == 1:
+            raise InputError(f"{path.name} reads as one column {header!r}; give the field "
+                             f"separator with --sep")
+        note(f"{path.name} is separated by {separator!r}: read with it (--sep chooses another)")
+    _check_header(read(separator, header=None, nrows=1, dtype=str).iloc[0], path.name)
+    return table if separator == "," else _decimal_commas(table, path.name, note)
+
+
+def _check_header(names, source):
+    """Raises if the header names a column twice (pandas would rename the second 'q1.1')."""
+    import pandas as pd
+    names = list(names)
+    for j, name in enumerate(names):
+        if not pd.isna(name) and name in names[:j]:  # an empty name reads as NaN
+            positions = [k + 1 for k, other in enumerate(names) if other == name]
+            raise InputError(f"{source} has {len(positions)} columns named {name!r} (columns "
+                             f"{', '.join(map(str, positions))}); column names must be unique: "
+                             f"rename the repeats")
+
+
+def _decimal_commas(table, source, note):
+    """`table` with its text columns of numbers written with decimal commas ('2,5') read as
+    numbers: the decimal mark of the locales that separate fields with ';'."""
+    import pandas as pd
+    converted = []
+    for column in table.columns:
+        text = table[column].dropna()
+        if pd.api.types.is_numeric_dtype(text.dtype) or not len(text):
+            continue
+        text = text.astype(str)
+        if text.str.fullmatch(_DECIMAL_COMMA).all() and text.str.contains(",").any():
+            table[column] = pd.to_numeric(table[column].str.replace(",", ".", regex=False))
+            converted.append(column)
+    if converted:
+        note(f"{source}: read {_listed(converted)} with decimal commas (2,5 is 2.5)")
     return table
+
+
+def _without_empty_unnamed(table, source, note):
+    """`table` without its columns that have neither a name nor a value (the columns after a
+    separator at the end of every line); `note` lists them."""
+    empty = [column for column in table.columns
+             if _UNNAMED.fullmatch(str(column)) and table[column].isna().all()]
+    if empty:
+        note(f"{source} has {len(empty)} column(s) without a name or a value, left out: "
+             f"{_listed(empty)} (a separator at the end of each line?)")
+    return table.drop(columns=empty)
+
+
+def _listed(labels):
+    labels = [str(label) for label in labels]
+    return ", ".join(labels[:10]) + (f" and {len(labels) - 10} more" if len(labels) > 10 else "")
 
 
 def _require(modules, action, package):
@@ -143,6 +241,13 @@ def read_pattern(path):
     import pandas as pd
     pattern = read_table(path)
     pattern = pattern.set_index(pattern.columns[0])
+    if pattern.shape[1] == 0:
+        raise InputError(f"pattern {path.name} has no factor columns: expected the item names "
+                         f"in the first column, then one 0/1 column per factor")
+    if pattern.index.has_duplicates:
+        repeated = pattern.index[pattern.index.duplicated()].unique()
+        raise InputError(f"pattern {path.name} has more than one row for items "
+                         f"{list(repeated)[:10]}; give each item one row")
     numeric = pattern.apply(pd.to_numeric, errors="coerce")
     if numeric.isna().any().any() or not numeric.isin((0, 1)).all().all():
         raise InputError(f"pattern {path.name} must hold only 0 and 1")

@@ -51,8 +51,14 @@ def run_info(args):
 
 
 def load_model_file(path):
-    """`irt.load`, with a missing or foreign file reported as an input error."""
+    """`irt.load`, with a missing or foreign file reported as an input error; the output
+    folder of `latentvi fit` stands for the model file in it."""
     from latentvi import irt
+    if path.is_dir():
+        if not (path / MODEL_FILE).is_file():
+            raise InputError(f"{path} is a folder without a saved model ({MODEL_FILE}); give "
+                             f"the model file that `latentvi fit` wrote")
+        path = path / MODEL_FILE
     try:
         return irt.load(path)
     except FileNotFoundError:

@@ -16,7 +16,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from latentvi._checks import one_of, positive_int
+from latentvi._checks import non_negative_int, one_of, positive_int
 from latentvi.convergence import ConvergenceWarning
 from latentvi.estimate import MonteCarloEstimate
 from latentvi.irt import (
@@ -68,6 +68,7 @@ SE_CELLS = 500_000_000  # standard errors by quadrature up to this many evaluati
 # Default draws per person when sampling: (fewest, most, budget of persons x draws x items)
 SCORE_DRAWS = (32, 256, 300_000_000)     # EAP scores
 LOGLIK_DRAWS = (64, 1024, 600_000_000)   # the log-likelihood (even: two halves)
+MAX_IW_SAMPLES = 100_000  # importance samples per person in the bound
 _RASCH = "Rasch"  # `latentvi.irt.items.partial_credit.Rasch.name`
 
 
@@ -328,8 +329,13 @@ class ItemFactorModel:
 
     def _check_settings(self):
         positive_int(self.n_factors, "n_factors")
-        if self.iw_samples is not None:
-            positive_int(self.iw_samples, "iw_samples")
+        if self.iw_samples is not None and positive_int(self.iw_samples,
+                                                        "iw_samples") > MAX_IW_SAMPLES:
+            raise ValueError(f"iw_samples must be at most {MAX_IW_SAMPLES:,} (the bound's "
+                             f"gain beyond a few hundred is nil); got {self.iw_samples}")
+        if self.seed is not None and non_negative_int(self.seed, "seed") >= 2**32:
+            raise ValueError(f"seed must be below 2**32 (NumPy's and Keras' seeds are 32-bit); "
+                             f"got {self.seed}")
         one_of(self.rotation, ROTATIONS, "rotation")
         if self.refine not in (True, False, "auto"):
             raise ValueError(f"refine must be True, False or 'auto'; got {self.refine!r}")
@@ -431,6 +437,10 @@ class ItemFactorModel:
         missing = [item for item in items if item not in pattern.index]
         if missing:
             raise ValueError(f"pattern has no row for items {missing}")
+        if pattern.index.has_duplicates:
+            repeated = list(pattern.index[pattern.index.duplicated()].unique())
+            raise ValueError(f"pattern has more than one row for items {repeated}; give each "
+                             f"item one row")
         values = pattern.loc[items].to_numpy()
         if not np.isin(values, (0, 1)).all():
             raise ValueError("pattern must hold only 0 (slope fixed at 0) and 1 (free slope)")

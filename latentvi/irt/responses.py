@@ -11,6 +11,7 @@ whose values jump (1..5 and 9) draw a warning that 9 may be a code for "no answe
 and their thresholds are in `latentvi.irt.screening`.
 """
 
+import re
 import warnings
 from dataclasses import dataclass, field
 
@@ -34,6 +35,9 @@ __all__ = ["Responses", "SuspiciousColumns", "apply_category_map", "check_max_ca
            "check_missing_codes", "encode_responses", "grouped_by_type", "item_types",
            "select_items"]
 
+# dtype kinds that are not answers, though pandas would turn them into numbers
+_NOT_NUMBERS = {"M": "dates", "m": "time spans", "c": "complex numbers"}
+_DECIMAL_COMMA = re.compile(r"^\s*[-+]?\d+,\d+\s*$")
 
 
 @dataclass
@@ -89,11 +93,13 @@ def encode_responses(frame, item_type="binary", drop_empty=True, missing_codes=N
 
     Args:
       frame: DataFrame, rows = persons, columns = items; numbers (ints, floats with NaN,
-        nullable integers, booleans, numbers as strings) or ordered categoricals.
+        nullable integers, booleans, numbers as strings) or ordered categoricals. Cells of
+        empty or blank text are missing, as the empty cells of a CSV file are.
       item_type: 'binary' (exactly 2 categories), 'graded' (2 or more) or {column: type}.
       drop_empty: drop persons who answered no item, with a warning (else raise).
       missing_codes: values meaning "no answer" in every item (e.g. [-9, 99, '.']); such
         cells are masked before anything else, so '.' among numbers is no longer an error.
+        A number given as text ('99') matches the number too.
       max_categories: a column with more distinct answers than this is not taken for an item.
 
     Returns:
@@ -102,19 +108,23 @@ def encode_responses(frame, item_type="binary", drop_empty=True, missing_codes=N
     Raises:
       SuspiciousColumns: columns that look like an ID (all of at least 20 answers distinct) or
         have more than `max_categories` categories; raised before the category checks.
-      TypeError: not a DataFrame, MultiIndex columns, or a column with non-numeric values.
-      ValueError: empty frame, duplicated index or columns, an item with fewer than 2 observed
-        categories or more than its type allows, persons with no answers (drop_empty=False).
+      TypeError: not a DataFrame, MultiIndex columns, a column with text, dates or complex
+        numbers, or a cell holding a list.
+      ValueError: empty frame, duplicated index or columns, a column without a name (None,
+        NaN, ''), an item with fewer than 2 observed categories or more than its type allows,
+        an infinite value, persons with no answers (drop_empty=False).
 
     Warns:
       UserWarning: integer items with values set apart from the rest (0, 1 and 99), which
-        look like codes for "no answer"; one warning lists every such item.
+        look like codes for "no answer"; one warning lists every such item. Items with
+        answers that are not whole numbers (0.5), each a category of its own: one warning.
     """
-    frame = mask_missing_codes(_check_frame(frame), check_missing_codes(missing_codes))
+    frame = mask_missing_codes(_check_labels(_check_frame(frame)), _codes(missing_codes))
     types = item_types(item_type, list(frame.columns))
     refuse_non_items(frame, max_categories)
     values = _numeric_columns(frame)
     warn_gaps(values)
+    _warn_fractions(values)
     category_map = {}
     for item, column_type in zip(frame.columns, types):
         category_map[item] = _categories(item, values[item], column_type)
@@ -148,8 +158,7 @@ def apply_category_map(frame, category_map, values=None, missing_codes=None,
                          f"select the fitted items, or fit with items=[...] so that other "
                          f"columns are left out")
     if values is None:
-        values = _numeric_columns(mask_missing_codes(frame[items],
-                                                     check_missing_codes(missing_codes)))
+        values = _numeric_columns(mask_missing_codes(frame[items], _codes(missing_codes)))
     codes = np.zeros((len(frame), len(items)), np.float32)
     mask = np.zeros((len(frame), len(items)), bool)
     for j, item in enumerate(items):
@@ -193,7 +202,55 @@ def _check_frame(frame):
     if frame.columns.has_duplicates:
         raise ValueError(f"responses have duplicated columns: "
                          f"{_names(frame.columns[frame.columns.duplicated()].unique())}")
+    _check_cells(frame)
     return frame
+
+
+def _check_cells(frame):
+    """Raises for a cell holding a list, a dict or an array in an object column: a cell is one
+    answer."""
+    for j in np.flatnonzero((frame.dtypes == object).to_numpy()):
+        series = frame.iloc[:, j]
+        if _hashable(series):  # fast, and true unless a cell holds a list or the like
+            continue
+        nested = series.map(pd.api.types.is_list_like).to_numpy(bool)
+        if nested.any():
+            row = series.index[nested.argmax()]
+            raise TypeError(f"column {frame.columns[j]!r} has a {type(series[row]).__name__} at "
+                            f"row {row!r}: {str(series[row])[:40]}; a cell must hold one answer")
+
+
+def _hashable(series):
+    try:
+        series.nunique()
+    except TypeError:
+        return False
+    return True
+
+
+def _check_labels(frame):
+    """`frame`, if every item column has a name (not None, NaN or blank text)."""
+    unnamed = [j for j, label in enumerate(frame.columns) if _unnamed(label)]
+    if unnamed:
+        raise ValueError(f"responses have columns without a name, at positions {unnamed[:SHOWN]} "
+                         f"(counted from 0); name every item column: the name labels its "
+                         f"results and finds it again when scoring")
+    return frame
+
+
+def _unnamed(label):
+    if isinstance(label, str):
+        return not label.strip()
+    return label is None or (isinstance(label, (float, np.floating)) and np.isnan(label))
+
+
+def _codes(missing_codes):
+    """The checked `missing_codes`, with a number written as text ('99') standing for the
+    number too: mask_missing_codes already matches numbers to text."""
+    codes = check_missing_codes(missing_codes)
+    text = pd.Series([code for code in codes if isinstance(code, str)], dtype=object)
+    numbers = pd.to_numeric(text, errors="coerce").dropna()
+    return codes + [number.item() for number in numbers.to_numpy() if number not in codes]
 
 
 def _names(labels):
@@ -216,22 +273,64 @@ def _numeric(column, series):
                             f"be ordered (use pd.Categorical(..., ordered=True)) or numeric")
         codes = series.cat.codes.to_numpy().astype(float)
         return np.where(codes < 0, np.nan, codes), list(series.dtype.categories)
+    if series.dtype.kind in _NOT_NUMBERS:
+        raise TypeError(f"column {column!r} holds {_NOT_NUMBERS[series.dtype.kind]} "
+                        f"({series.dtype}); item answers must be numbers (if the column is not "
+                        f"an item, leave it out with items=[...])")
     if pd.api.types.is_bool_dtype(series.dtype) or pd.api.types.is_numeric_dtype(series.dtype):
         numbers = series.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
     else:
         converted = pd.to_numeric(series, errors="coerce")
-        bad = converted.isna() & series.notna()
+        bad = (converted.isna() & series.notna()).to_numpy(copy=True)
+        bad[bad] = ~series[bad].map(_blank).to_numpy(bool)  # blank text: missing, as NaN
         if bad.any():
-            row = series.index[bad.to_numpy().argmax()]
-            raise TypeError(f"column {column!r} has a non-numeric value {series[row]!r} "
-                            f"(first at row {row!r}); item answers must be numbers (if it "
-                            f"means no answer, pass missing_codes=[{series[row]!r}]; if the "
-                            f"column is not an item, leave it out with items=[...])")
+            raise _text_error(column, series, bad, converted.notna().any())
         numbers = converted.to_numpy(dtype=float, na_value=np.nan)
     if np.isinf(numbers).any():
         row = series.index[np.isinf(numbers).argmax()]
         raise ValueError(f"column {column!r} has an infinite value (first at row {row!r})")
     return numbers, None
+
+
+def _blank(value):
+    return isinstance(value, str) and not value.strip()
+
+
+def _text_error(column, series, bad, any_numbers):
+    """The TypeError for text among (or instead of) the answers of `column`."""
+    row = series.index[bad.argmax()]
+    value = series[row]
+    leave_out = "if the column is not an item, leave it out with items=[...]"
+    if not any_numbers:
+        labels = list(pd.unique(series[bad]))
+        return TypeError(
+            f"column {column!r} holds text answers {_names(labels)} (first at row {row!r}); "
+            f"item answers must be numbers: recode them in their order (e.g. {labels[0]!r} -> "
+            f"0, ...), or in Python make the column an ordered pd.Categorical; {leave_out}")
+    if isinstance(value, str) and _DECIMAL_COMMA.match(value):
+        return TypeError(f"column {column!r} has {value!r} (first at row {row!r}), a number with "
+                         f"a decimal comma; write it with a point ('{value.replace(',', '.')}'), "
+                         f"e.g. read the file with pandas.read_csv(..., decimal=',')")
+    return TypeError(f"column {column!r} has a non-numeric value {value!r} (first at row "
+                     f"{row!r}); item answers must be numbers (if it means no answer, pass "
+                     f"missing_codes=[{value!r}]; {leave_out})")
+
+
+def _warn_fractions(values):
+    """One warning for the items with answers that are not whole numbers (0.5, 2.33)."""
+    found = {}
+    for item, (numbers, ordered) in values.items():
+        observed = np.unique(numbers[~np.isnan(numbers)]) if ordered is None else []
+        fractions = [float(value) for value in observed if not float(value).is_integer()]
+        if fractions:
+            found[item] = fractions[:5] + (["..."] if len(fractions) > 5 else [])
+    if found:
+        listed = "; ".join(f"{item!r}: {shown}" for item, shown in list(found.items())[:SHOWN])
+        more = f" and {len(found) - SHOWN} more items" if len(found) > SHOWN else ""
+        warnings.warn(f"items with answers that are not whole numbers: {listed}{more}; each "
+                      f"distinct value is a category of its own, in numeric order (averaged "
+                      f"or imputed values would each add a category: round them or set them "
+                      f"missing)", UserWarning, stacklevel=4)
 
 
 def _categories(item, column_values, column_type):

@@ -10,6 +10,7 @@ import json
 import os
 import tempfile
 import zipfile
+import zlib
 
 import numpy as np
 import pandas as pd
@@ -26,6 +27,7 @@ FORMAT = "latentvi.irt.ItemFactorModel"
 # typed item parameters (item_parameters_) and the items' display order (item_order_); older
 # files are read back from their items_ table (2PL and graded items only existed then).
 VERSION = 3
+_ZIP_START = b"PK\x03\x04"  # the first bytes of a zip archive
 _SETTINGS = ("n_factors", "item_type", "correlated_factors", "rotation", "iw_samples", "seed",
              "equal_slopes", "items", "missing_codes", "max_categories", "priors",
              "normalize_rotation", "refine")
@@ -40,6 +42,9 @@ def save(estimator, path, overwrite=False):
     path = os.fspath(path)
     if os.path.exists(path) and not overwrite:
         raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"cannot save to {path}: the folder {folder} does not exist")
     state = {"format": FORMAT, "version": VERSION,
              "settings": {name: _plain(getattr(estimator, name)) for name in _SETTINGS},
              "pattern": None if estimator.pattern is None else _frame(estimator.pattern),
@@ -63,26 +68,81 @@ def save(estimator, path, overwrite=False):
 
 
 def load(path):
-    """Reads a file written by `ItemFactorModel.save`; returns the fitted model."""
-    from latentvi.irt.model import ItemFactorModel  # the estimator sits a layer above
+    """Reads a file written by `ItemFactorModel.save`; returns the fitted model.
+
+    Raises:
+      TypeError: `path` is not a path.
+      FileNotFoundError: no file at `path`.
+      ValueError: a folder, a file that is not a saved model, one written by a newer latentvi
+        (upgrade to read it), or a damaged one (cut short, altered bytes, missing parts).
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be the path of a saved model (a str or os.PathLike); "
+                        f"got {type(path).__name__}")
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise ValueError(f"{path} is a folder, not a saved model; give the model file in it")
     if not os.path.exists(path):
         raise FileNotFoundError(f"no saved model at {path}")
+    state, network = _read_archive(path)
+    try:
+        return _estimator(state, network)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as error:
+        raise ValueError(f"{path} is damaged: its settings cannot be read back "
+                         f"({type(error).__name__}: {error}); save the model again") from None
+
+
+def _read_archive(path):
+    """(the estimator's state, its network) from the zip archive at `path`."""
     if not zipfile.is_zipfile(path):
+        with open(path, "rb") as file:
+            if file.read(4) == _ZIP_START:
+                raise ValueError(f"{path} is damaged: its zip archive is cut short or altered "
+                                 f"(an interrupted copy?); save the model again")
         raise ValueError(f"{path} is not a file written by ItemFactorModel.save")
-    with zipfile.ZipFile(path) as archive, tempfile.TemporaryDirectory() as folder:
-        if not {"estimator.json", "model.keras"} <= set(archive.namelist()):
-            raise ValueError(f"{path} is not a file written by ItemFactorModel.save")
-        state = json.loads(archive.read("estimator.json"))
-        if state.get("format") != FORMAT or state.get("version", 0) > VERSION:
-            raise ValueError(f"{path} holds format {state.get('format')!r} version "
-                             f"{state.get('version')}; this latentvi reads {FORMAT} version "
-                             f"{VERSION} or older")
-        archive.extract("model.keras", folder)
-        # Before version 3 the likelihood's weights sat in another order, so the optimizer's
-        # state (only needed to resume training) is not restored from those files.
-        network = load_model(os.path.join(folder, "model.keras"),
-                             compile=state.get("version", 0) >= 3)
+    try:
+        with zipfile.ZipFile(path) as archive, tempfile.TemporaryDirectory() as folder:
+            if not {"estimator.json", "model.keras"} <= set(archive.namelist()):
+                raise ValueError(f"{path} is not a file written by ItemFactorModel.save")
+            state = _check_state(json.loads(archive.read("estimator.json")), path)
+            archive.extract("model.keras", folder)
+            # Before version 3 the likelihood's weights sat in another order, so the
+            # optimizer's state (only needed to resume training) is not restored from those.
+            return state, _network(os.path.join(folder, "model.keras"), state, path)
+    except (zipfile.BadZipFile, zlib.error, EOFError, UnicodeDecodeError,
+            json.JSONDecodeError) as error:
+        raise ValueError(f"{path} is damaged ({type(error).__name__}: {error}); save the model "
+                         f"again") from None
+
+
+def _check_state(state, path):
+    """`state` if it is a saved estimator this latentvi can read, else a ValueError."""
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        found = state.get("format") if isinstance(state, dict) else type(state).__name__
+        raise ValueError(f"{path} holds format {found!r}, not a file written by "
+                         f"ItemFactorModel.save ({FORMAT})")
+    version = state.get("version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ValueError(f"{path} is damaged: its format version is {version!r}, not a "
+                         f"whole number >= 1")
+    if version > VERSION:
+        raise ValueError(f"{path} was written by a newer latentvi (file format version "
+                         f"{version}; this latentvi reads versions up to {VERSION}); upgrade "
+                         f"latentvi to load it")
+    return state
+
+
+def _network(file, state, path):
+    try:
+        return load_model(file, compile=state["version"] >= 3)
+    except (ValueError, TypeError, KeyError, OSError) as error:
+        raise ValueError(f"{path} is damaged: its fitted network (model.keras) cannot be read "
+                         f"({type(error).__name__}); save the model again") from None
+
+
+def _estimator(state, network):
+    """The fitted ItemFactorModel that `state` and `network` describe."""
+    from latentvi.irt.model import ItemFactorModel  # the estimator sits a layer above
     settings = {name: _restore(value) for name, value in state["settings"].items()}
     pattern = None if state["pattern"] is None else _unframe(state["pattern"])
     estimator = ItemFactorModel(pattern=pattern, **settings)

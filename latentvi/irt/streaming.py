@@ -151,11 +151,19 @@ def _kind(path):
 def _columns(path, kind, sep):
     """(the columns, the columns holding a stored pandas index)."""
     if kind == "parquet":
+        import pyarrow as pa
         import pyarrow.parquet as pq
-        schema = pq.read_schema(path)
+        try:
+            schema = pq.read_schema(path)
+        except (pa.ArrowException, OSError) as error:
+            raise ValueError(f"{path} cannot be read as Parquet: {error}") from None
         index = _pandas_index_columns(schema)
         return [name for name in schema.names if name not in index], index
-    return list(pd.read_csv(path, sep=_separator(path, sep), nrows=0).columns), []
+    try:
+        header = pd.read_csv(path, sep=_separator(path, sep), nrows=0)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path} cannot be read as CSV: {error}") from None
+    return list(header.columns), []
 
 
 def _pandas_index_columns(schema):

@@ -75,6 +75,7 @@ LEARNING_RATE = 0.01
 ENCODER_STEP = 0.05  # encoder learning rate x factors: how far one step moves q(z | x)
 FINAL_FRACTION = 0.01
 MAX_STEPS = 20_000
+MAX_FIXED_STEPS = 10_000_000  # a fixed number of epochs beyond this many steps is a typo
 CHECK_STEPS = 128
 TOL = 2e-3
 PATIENCE = 2
@@ -128,6 +129,11 @@ def schedule(n_persons, n_items, n_factors=1, epochs=None, batch_size=None, iw_s
                                                  SAMPLED_ITEMS // max(1, n_items))))
     if epochs is not None:
         epochs = positive_int(epochs, "epochs")
+        steps = epochs * math.ceil(max(n_persons, 1) / batch_size)
+        if steps > MAX_FIXED_STEPS:
+            raise ValueError(f"epochs={epochs:,} means {steps:,} steps of {batch_size} persons, "
+                             f"more than {MAX_FIXED_STEPS:,}; give fewer epochs (or leave "
+                             f"epochs=None: the fit then runs until it converges)")
     max_steps = MAX_STEPS if max_steps is None else positive_int(max_steps, "max_steps")
     tol = TOL if tol is None else positive_float(tol, "tol")
     return Settings(epochs, batch_size, positive_int(iw_samples, "iw_samples"), LEARNING_RATE,
