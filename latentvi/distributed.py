@@ -15,6 +15,8 @@ Keras that holds for any strategy with several replicas):
 - logs Keras can average: Keras 3 averages each worker's step logs along a first axis that a
   scalar lacks (https://github.com/tensorflow/tensorflow/issues/72388), so `prepare_replica`
   gives them one;
+- a model built before the fit: Keras would build it again from a first batch averaged across
+  workers, which fails for masked data, (x, mask) pairs;
 - one step per compiled call: Keras 3 fails to run several steps per call under a strategy
   with several replicas (https://github.com/keras-team/keras/issues/19246), so
   `supported_steps_per_execution` lowers `steps_per_execution` to 1 there.
@@ -76,6 +78,10 @@ def prepare_replica(replica, strategy):
     replica.set_weights(_chief_values(strategy, replica.get_weights()))
     replica.train_step = _with_replica_axis(replica.train_step)
     replica.test_step = _with_replica_axis(replica.test_step)
+    # Keras builds a model under a strategy from a first batch averaged across workers, which
+    # fails for an (x, mask) pair ("Attempt to convert a value (PerReplica...)": its reduce
+    # takes one tensor); the replica is built already (`fitting._replicate`), so skip it.
+    replica._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
     return replica
 
 

@@ -236,12 +236,23 @@ def _compile(model, optimizer, learning_rate, jit_compile, strategy, steps_per_e
     elif optimizer is None or isinstance(optimizer, str):
         optimizer = keras.optimizers.get({"class_name": optimizer or "adam",
                                           "config": {"learning_rate": learning_rate}})
+    elif strategy is not None and not optimizer.built:
+        optimizer = _under_strategy(optimizer)
     if hasattr(optimizer, "mark_encoder"):  # EncoderScaledAdam
         optimizer.mark_encoder(model.posterior.trainable_variables)
     model.compile(optimizer=optimizer, jit_compile=jit_compile,
                   steps_per_execution=steps_per_execution)
     if not model.optimizer.built:  # built inside the first trace, its slots would force a second
         model.optimizer.build(model.trainable_variables)
+
+
+def _under_strategy(optimizer):
+    """A copy of an optimizer made outside the strategy's scope (its step counter lives
+    there, and Keras refuses to mix strategies), with the same learning rate object: a
+    schedule that a callback drives (`PlateauCosine`) stays the one the callback holds."""
+    config = optimizer.get_config()
+    config["learning_rate"] = optimizer._learning_rate
+    return type(optimizer).from_config(config)
 
 
 def _replicate(model, strategy):

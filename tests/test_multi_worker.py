@@ -184,3 +184,79 @@ def test_several_replicas_run_one_step_per_call():
     mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     assert distributed.supported_steps_per_execution(8, None) == 8
     assert distributed.supported_steps_per_execution(8, mirrored) == 1
+
+
+# -- an item factor model on Parquet shards: each worker reads its own files ---------------
+IRT_WORKER = '''
+import json, sys
+
+import keras
+import tensorflow as tf
+
+from latentvi import irt
+keras.config.disable_traceback_filtering()
+from latentvi.irt import streamed_fit
+
+out, folder, distributed_fit = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
+strategy = None
+if distributed_fit:
+    ring = tf.distribute.experimental.CommunicationImplementation.RING
+    strategy = tf.distribute.MultiWorkerMirroredStrategy(
+        communication_options=tf.distribute.experimental.CommunicationOptions(
+            implementation=ring))
+model = irt.ItemFactorModel(seed=0).fit(folder, epochs=20, verbose=0, strategy=strategy)
+files = streamed_fit._worker_files(4, strategy)
+with open(out, "w") as file:
+    json.dump({"items": model.items_.to_numpy().tolist(),
+               "files": list(range(4)) if files is None else [int(f) for f in files]}, file)
+'''
+
+
+@pytest.fixture(scope="module")
+def irt_runs(tmp_path_factory):
+    """Two workers and one process fit a 2PL model to four Parquet shards (2,000 persons)."""
+    from latentvi import irt
+    tmp = tmp_path_factory.mktemp("multi_worker_irt")
+    data, truth = irt.simulate(2000, 8, 1, seed=5)
+    (tmp / "shards").mkdir()
+    for part in range(4):
+        data.iloc[part * 500:(part + 1) * 500].to_parquet(tmp / "shards" / f"p{part}.parquet")
+    script = tmp / "worker.py"
+    script.write_text(IRT_WORKER)
+    base = {key: value for key, value in os.environ.items() if key != "TF_CONFIG"}
+    base["CUDA_VISIBLE_DEVICES"] = ""
+    ports = _free_ports(2)
+    jobs = {f"worker{i}": (dict(base, TF_CONFIG=_tf_config(ports, i)), "1") for i in range(2)}
+    jobs["single"] = (base, "0")
+    processes = {}
+    try:
+        for name, (env, flag) in jobs.items():
+            with open(tmp / f"{name}.log", "w") as log:
+                processes[name] = subprocess.Popen(
+                    [sys.executable, str(script), str(tmp / f"{name}.json"),
+                     str(tmp / "shards"), flag], env=env, cwd=tmp, stdout=log,
+                    stderr=subprocess.STDOUT)
+        for name, process in processes.items():
+            code = process.wait(timeout=TIMEOUT_S)
+            log = (tmp / f"{name}.log").read_text()
+            assert code == 0, f"{name} exited with {code}:\n{log[-3000:]}"
+    finally:
+        for process in processes.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    runs = {name: json.loads((tmp / f"{name}.json").read_text()) for name in jobs}
+    return runs, truth["items"].to_numpy()
+
+
+def test_item_model_workers_read_their_own_files_and_agree(irt_runs):
+    runs, truth = irt_runs
+    first, second, single = runs["worker0"], runs["worker1"], runs["single"]
+    assert first["files"] == [0, 2] and second["files"] == [1, 3]
+    np.testing.assert_array_equal(first["items"], second["items"])  # lockstep
+    # 160 steps of 256 persons, the same number of steps and global batch size as the single
+    # process but other persons in each batch: both end within the sampling error of 2,000
+    # persons of the truth (slope SE ~0.1; measured 0.16 and 0.18 at most over 16 parameters),
+    # and of each other within the optimization noise (measured 0.03; 0.1 allows 3 times it)
+    assert np.abs(np.array(first["items"]) - truth).max() < 0.35
+    assert np.abs(np.array(first["items"]) - np.array(single["items"])).max() < 0.1

@@ -191,7 +191,7 @@ class ItemFactorModel:
 
     # -- fitting ----------------------------------------------------------------------------
     def fit(self, data, epochs=None, batch_size=None, verbose=1, callbacks=None, max_steps=None,
-            tol=None, group=None, covariates=None, checkpoint_dir=None):
+            tol=None, group=None, covariates=None, checkpoint_dir=None, strategy=None):
         """Fits the model to a persons x items DataFrame; returns self.
 
         Persons who answered no item carry no information and are dropped with a warning;
@@ -238,6 +238,9 @@ class ItemFactorModel:
             (`latentvi.checkpoint`): a fit killed on the way and started again with the same
             call goes on from its last check and ends with the same estimates (exactly, on a
             CPU with a seed). The folder's state is removed when the fit ends.
+          strategy: a `tf.distribute` strategy, e.g. `MultiWorkerMirroredStrategy()` on
+            several machines (each reads its TF_CONFIG; docs/scaling.md); needs `seed`. On
+            files each worker reads its own share of the files (at least one per worker).
 
         A fit whose bound stops being finite stops with the weights of its last finite check
         and a `DivergenceWarning`; if no check was finite it raises FloatingPointError.
@@ -295,10 +298,12 @@ class ItemFactorModel:
         self._constraint_savings = spec.savings
         self.settings_ = dataclasses.asdict(settings)
         progress = _progress(n_persons, len(responses.items), settings, verbose)
-        data_stream = None if stream is None else stream.dataset(settings.batch_size, self.seed)
+        data_stream = (None if stream is None
+                       else stream.dataset(settings.batch_size, self.seed, strategy))
         result, rule = training.run(self.model_, responses, settings, self.seed, 0,
                                     list(callbacks or []) + progress, stream=data_stream,
-                                    n_persons=n_persons, checkpoint_dir=checkpoint_dir)
+                                    n_persons=n_persons, checkpoint_dir=checkpoint_dir,
+                                    strategy=strategy)
         _check_diverged(result)
         self.history_ = result.history
         self.converged_ = None if rule is None else rule.converged

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
+from latentvi import distributed
 from latentvi.estimate import MonteCarloEstimate
 from latentvi.irt import streaming
 from latentvi.irt.responses import grouped_by_type
@@ -36,19 +37,33 @@ class Stream:
     def n_persons(self):
         return self.scan.n_persons
 
-    def dataset(self, batch_size, seed=None):
-        """An endless batched `tf.data.Dataset` of (codes, mask) minibatches."""
+    def dataset(self, batch_size, seed=None, strategy=None):
+        """An endless batched `tf.data.Dataset` of (codes, mask) minibatches. Under a
+        multi-worker strategy each worker reads its own share of the files (and Keras gives
+        each worker its share of every batch it reads)."""
         n_items = len(self.items)
         category_map = self.scan.sample.category_map
+        files_read = _worker_files(len(self.files.paths), strategy)
 
         def batches():
             return streaming.training_batches(self.files, self.items, category_map,
-                                              self.missing_codes, batch_size, seed)
+                                              self.missing_codes, batch_size, seed,
+                                              files_read=files_read)
 
         signature = (tf.TensorSpec((batch_size, n_items), tf.float32),
                      tf.TensorSpec((batch_size, n_items), tf.bool))
         dataset = tf.data.Dataset.from_generator(batches, output_signature=signature)
         return dataset.prefetch(8)
+
+
+def _worker_files(n_files, strategy):
+    """The positions of the files this worker reads: all of them, except under a multi-worker
+    strategy (`streaming.shard`, by the worker's task id)."""
+    if not distributed.is_multi_worker(strategy):
+        return None
+    resolver = strategy.cluster_resolver
+    n_workers = resolver.cluster_spec().num_tasks(resolver.task_type)
+    return streaming.shard(n_files, resolver.task_id, n_workers)
 
 
 def scan_files(est, data, verbose):

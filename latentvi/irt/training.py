@@ -168,16 +168,17 @@ def build_model(n_categories, n_factors, pattern, equal_slopes, correlated, seed
 
 
 def run(model, responses, settings, seed, verbose, callbacks=None, stream=None,
-        n_persons=None, checkpoint_dir=None):
+        n_persons=None, **fit_options):
     """Fits `model` to the coded responses; returns (latentvi's `FitResult`, the `Convergence`
     rule or None for a fixed number of epochs).
 
     stream: None (train on `responses`), or an endless batched `tf.data.Dataset` of (codes,
     mask) of `n_persons` persons (a fit on files, `latentvi.irt.streamed_fit`); `responses`
     is then a sample of them, whose persons the convergence rule monitors.
-    checkpoint_dir: where the fit's state, the rule's among it, is written after every check
-    (`latentvi.fit`): the same call run again after an interruption resumes from the last
-    check and ends as the uninterrupted fit would.
+    fit_options: `checkpoint_dir` (where the fit's state, the rule's among it, is written
+    after every check: the same call run again after an interruption resumes from the last
+    check and ends as the uninterrupted fit would) and `strategy` (a `tf.distribute`
+    strategy), passed to `latentvi.fit`.
     """
     n_persons = len(responses.codes) if n_persons is None else n_persons
     if settings.epochs is not None:
@@ -186,7 +187,7 @@ def run(model, responses, settings, seed, verbose, callbacks=None, stream=None,
             settings.learning_rate, settings.epochs * steps_per_epoch, alpha=FINAL_FRACTION)
         return _fit(model, responses, settings, learning_rate, settings.epochs,
                     None if stream is None else steps_per_epoch, seed, verbose, callbacks,
-                    stream, checkpoint_dir), None
+                    stream, **fit_options), None
     learning_rate = PlateauCosine(settings.learning_rate, FINAL_FRACTION)
     windows = math.ceil(settings.max_steps / settings.check_steps)
     rows = _monitor_rows(len(responses.codes), seed)
@@ -197,12 +198,12 @@ def run(model, responses, settings, seed, verbose, callbacks=None, stream=None,
                        min_anneal_epochs=MIN_ANNEAL_CHECKS, min_epochs=MIN_CHECKS,
                        seed=0 if seed is None else seed)
     result = _fit(model, responses, settings, learning_rate, windows, settings.check_steps,
-                  seed, verbose, [rule] + list(callbacks or []), stream, checkpoint_dir)
+                  seed, verbose, [rule] + list(callbacks or []), stream, **fit_options)
     return result, rule
 
 
 def _fit(model, responses, settings, learning_rate, epochs, steps_per_epoch, seed, verbose,
-         callbacks, stream=None, checkpoint_dir=None):
+         callbacks, stream=None, **fit_options):
     optimizer = EncoderScaledAdam(
         learning_rate, encoder_scale=settings.encoder_learning_rate / settings.learning_rate,
         clip_ratio=CLIP_RATIO)
@@ -211,7 +212,7 @@ def _fit(model, responses, settings, learning_rate, epochs, steps_per_epoch, see
                objective=IWAE(k=settings.iw_samples, gradient="dreg"), epochs=epochs,
                batch_size=settings.batch_size, optimizer=optimizer, seed=seed, verbose=verbose,
                callbacks=callbacks, jit_compile="auto", steps_per_execution=STEPS_PER_EXECUTION,
-               steps_per_epoch=steps_per_epoch, checkpoint_dir=checkpoint_dir)
+               steps_per_epoch=steps_per_epoch, **fit_options)
 
 
 def _monitor_rows(n_persons, seed):
