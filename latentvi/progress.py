@@ -5,8 +5,9 @@ new line (a 20-second item fit wrote 375 bars, 182 KB). `Progress` writes one st
 
 - on a terminal or in a Jupyter notebook it is redrawn in place after every epoch;
 - anywhere else (a log file, a pipe, a batch job's output) one line per epoch, at most one
-  every `min_seconds` (default 1 s, the last epoch always), so that a long fit shows where it
-  is without flooding the log: a 20-second item fit writes about 15 lines;
+  every `min_seconds` (default 10 s; the first and the last epoch always), so that a long fit
+  shows where it is without flooding the log: a 20-second item fit writes 3 lines, an hour's
+  fit one every 10 seconds;
 - with `verbose=2`, one line per epoch everywhere (for logs that should show the path).
 """
 
@@ -38,7 +39,7 @@ class Progress(keras.callbacks.Callback):
         written lines.
     """
 
-    def __init__(self, what, verbose=1, stream=None, epoch_name="epoch", min_seconds=1.0):
+    def __init__(self, what, verbose=1, stream=None, epoch_name="epoch", min_seconds=10.0):
         super().__init__()
         if verbose not in (1, 2):
             raise ValueError(f"verbose must be 0, 1 or 2; got {verbose!r}")

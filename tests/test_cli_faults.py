@@ -30,6 +30,10 @@ def test_a_folder_of_shards_is_fitted_as_a_stream_and_scored_to_parquet(data, tm
     assert list(scores.index) == list(data.index) and list(scores.columns) == ["F1", "SE_F1"]
     summary = json.loads((out / "fit.json").read_text())
     assert summary["n_persons"] == len(data) and not (out / "items_se.csv").exists()
+    # `latentvi score` with the saved model streams the shards the same way
+    assert cli.main(["score", str(out / "model.lvirt"), str(folder), "--out",
+                     str(tmp_path / "again.parquet"), "--quiet"]) == 0
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "again.parquet"), scores)
     # the fit in memory ends at the exact maximum (refined); the streamed one, not refined,
     # within the optimization noise of the stochastic fit: a third of the slopes' SE (~0.1
     # at 1,200 persons) at most
@@ -38,17 +42,58 @@ def test_a_folder_of_shards_is_fitted_as_a_stream_and_scored_to_parquet(data, tm
     assert np.abs(streamed.to_numpy() - in_memory.items_.to_numpy()).max() < 0.035
 
 
-def test_checkpoint_leaves_the_result_of_a_plain_fit_and_no_state(data, tmp_path):
+KILLED_CLI = """
+import os, signal, sys
+
+import keras
+
+from latentvi import cli
+
+kill_after = int(sys.argv[1])
+
+
+class KillAt(keras.callbacks.Callback):
+    # SIGKILL this process in the middle of check `kill_after` (a check is 128 steps)
+    def on_train_batch_end(self, batch, logs=None):
+        if int(self.model.optimizer.iterations.numpy()) >= kill_after * 128 + 64:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+progress = cli.fit.progress
+if kill_after:
+    cli.fit.progress = lambda what, quiet: [KillAt()]
+sys.exit(cli.main(sys.argv[2:]))
+"""
+
+
+def test_a_killed_command_resumes_from_its_checkpoint_to_the_same_results(data, tmp_path):
+    import subprocess
+    import sys
     csv = tmp_path / "answers.csv"
     data.to_csv(csv)
-    plain, resumable = tmp_path / "plain", tmp_path / "resumable"
-    assert cli.main(["fit", str(csv), "--out", str(plain), "--id-column", "person", *FAST]) == 0
-    assert cli.main(["fit", str(csv), "--out", str(resumable), "--id-column", "person",
-                     "--checkpoint", str(tmp_path / "state"), *FAST]) == 0
-    # saving the state after every epoch does not change the fit (exact on a CPU)
-    pd.testing.assert_frame_equal(pd.read_csv(plain / "items.csv", index_col=0),
-                                  pd.read_csv(resumable / "items.csv", index_col=0))
-    assert not (tmp_path / "state").exists() or not any((tmp_path / "state").iterdir())
+    script = tmp_path / "killed.py"
+    script.write_text(KILLED_CLI)
+    options = ["--id-column", "person", "--seed", "0", "--no-plots", "--loglik-samples",
+               "200", "--quiet", "--max-steps", "1024"]
+    state = tmp_path / "state"
+
+    def command(kill_after, out, *extra):
+        return subprocess.run([sys.executable, str(script), str(kill_after), "fit", str(csv),
+                               "--out", str(out), *options, *extra], capture_output=True,
+                              text=True, timeout=600, check=False)
+
+    killed = command(3, tmp_path / "resumed", "--checkpoint", str(state))
+    assert killed.returncode == -9, killed.stderr[-2000:]  # a real SIGKILL mid-check
+    assert (state / "fit_state.npz").is_file() and not (tmp_path / "resumed").exists()
+    resumed = command(0, tmp_path / "resumed", "--checkpoint", str(state))
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert cli.main(["fit", str(csv), "--out", str(tmp_path / "plain"), *options]) == 0
+    # the resumed command ends with the estimates of one never killed: on a CPU with a seed
+    # the state after check 3 is the whole state of the fit, so equal to the last digit
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "plain" / "items.csv", index_col=0),
+                                  pd.read_csv(tmp_path / "resumed" / "items.csv",
+                                              index_col=0))
+    assert not state.exists() or not any(state.iterdir())  # removed once the fit completed
 
 
 def test_a_failed_write_leaves_the_old_results_folder_as_it_was(data, tmp_path, monkeypatch):

@@ -196,6 +196,10 @@ def _score_parser(commands):
                        help="scores CSV, indexed by the person id (default: <data>_scores.csv)")
     score.add_argument("--force", action="store_true", help="overwrite an existing --out")
     score.add_argument("--quiet", action="store_true", help="no notes or summary")
+    score.add_argument("--stream", action="store_true",
+                       help="read the data (.parquet or .csv) in row batches and write the "
+                            "scores chunk by chunk to Parquet (default <data>_scores.parquet); "
+                            "a folder or a glob is always read so")
     score.set_defaults(run=run_score)
 
 

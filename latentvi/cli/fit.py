@@ -18,7 +18,8 @@ from latentvi.cli.reading import not_items_message, read_pattern, read_responses
 from latentvi.cli.saved import MODEL_FILE
 from latentvi.estimate import decimals_for
 
-__all__ = ["criteria_line", "fit_summary", "persons_line", "run_fit", "save_plots", "versions"]
+__all__ = ["criteria_line", "fit_summary", "many_files", "persons_line", "run_fit", "save_plots",
+           "versions"]
 
 # fit.json lists the labels of at most this many dropped persons (n_dropped counts them all): a
 # million-row export with a blank block would otherwise write a million labels.
@@ -33,7 +34,7 @@ RESULT_FILES = (MODEL_FILE, "items.csv", "items_se.csv", "scores.csv", "scores.p
 def run_fit(args):
     """Fits the model `args` describe and writes its files; returns the exit code."""
     note = notes(args.quiet)
-    streamed = bool(getattr(args, "stream", False)) or _many_files(args.data)
+    streamed = bool(getattr(args, "stream", False)) or many_files(args.data)
     if streamed:
         data, items, shape = _open_stream(args)
     else:
@@ -68,7 +69,7 @@ def run_fit(args):
     return 0
 
 
-def _many_files(path):
+def many_files(path):
     """Whether the data argument names several files (a folder or a glob): read as a stream."""
     import glob
     return pathlib.Path(path).is_dir() or glob.has_magic(str(path))
@@ -76,7 +77,7 @@ def _many_files(path):
 
 def _default_out(path):
     path = pathlib.Path(path)
-    if _many_files(path):
+    if many_files(path):
         stem = path.name if path.is_dir() else path.parent.name
         return path.parent / f"{stem}_irt" if path.is_dir() else path.parent.parent / (
             f"{stem}_irt")

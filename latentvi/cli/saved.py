@@ -1,5 +1,6 @@
 """`latentvi score` and `latentvi info`: what a saved model (model.lvirt) is used for."""
 
+from latentvi._files import staged_file
 from latentvi.cli.messages import InputError, notes, reported_warnings
 from latentvi.cli.reading import read_responses
 
@@ -9,11 +10,17 @@ MODEL_FILE = "model.lvirt"
 
 
 def run_score(args):
-    """Scores the persons of `args.data` on the model's items; writes the scores CSV."""
-    out = args.out or args.data.with_name(f"{args.data.stem}_scores.csv")
+    """Scores the persons of `args.data` on the model's items; writes the scores CSV (or
+    Parquet, streamed, with --stream or for a folder or glob of files)."""
+    from latentvi.cli.fit import many_files
+    streamed = bool(getattr(args, "stream", False)) or many_files(args.data)
+    suffix = ".parquet" if streamed else ".csv"
+    out = args.out or args.data.with_name(f"{args.data.stem}_scores{suffix}")
     if out.exists() and not args.force:
         raise InputError(f"{out} already exists; use --force to overwrite it")
     model = load_model_file(args.model)
+    if streamed:
+        return _score_stream(model, args, out)
     data = read_responses(args.data, args.id_column, args.sep, notes(args.quiet))
     items = list(model.category_map_)
     labels = {str(column): column for column in data.columns}
@@ -22,9 +29,26 @@ def run_score(args):
         raise InputError(f"{args.data.name} lacks items the model was fitted on: {missing}")
     with reported_warnings():
         scores = model.score(data[[labels[str(item)] for item in items]])
-    scores.to_csv(out)
+    with staged_file(out) as temporary:  # no half-written scores under the final name
+        scores.to_csv(temporary)
     if not args.quiet:
         print(f"scored {len(scores):,} persons on {len(items)} items; wrote {out}")
+    return 0
+
+
+def _score_stream(model, args, out):
+    from latentvi.irt import streaming
+    try:
+        files = streaming.open_files(args.data, sep=args.sep, id_column=args.id_column)
+    except (FileNotFoundError, ValueError) as error:
+        raise InputError(str(error)) from None
+    missing = [item for item in model.category_map_ if item not in files.columns]
+    if missing:
+        raise InputError(f"{args.data.name} lacks items the model was fitted on: {missing}")
+    with reported_warnings():
+        model.score(files, out=out, overwrite=True, verbose=0 if args.quiet else 1)
+    if not args.quiet:
+        print(f"scored {files} on {len(model.category_map_)} items; wrote {out}")
     return 0
 
 

@@ -13,6 +13,7 @@ and their thresholds are in `latentvi.irt.screening`.
 
 import re
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -262,8 +263,27 @@ def _names(labels):
 
 
 def _numeric_columns(frame):
-    """{column: (float64 values with NaN for missing, ordered categories or None)}."""
-    return {column: _numeric(column, frame[column]) for column in frame.columns}
+    """{column: (float64 values with NaN for missing, ordered categories or None)}, each
+    converted when it is read and not kept (`_NumericColumns`)."""
+    return _NumericColumns(frame)
+
+
+class _NumericColumns(Mapping):
+    """The columns of `frame` as `_numeric` values, converted on each read: a 200,000 x 200
+    table would hold 320 MB of float64 copies at once (8 times its int8 answers), which
+    raised the peak memory of a fit by more than the coded answers themselves."""
+
+    def __init__(self, frame):
+        self._frame = frame
+
+    def __getitem__(self, column):
+        return _numeric(column, self._frame[column])
+
+    def __iter__(self):
+        return iter(self._frame.columns)
+
+    def __len__(self):
+        return self._frame.shape[1]
 
 
 def _numeric(column, series):

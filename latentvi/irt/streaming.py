@@ -322,14 +322,18 @@ def training_batches(files, items, category_map, missing_codes, batch_size, seed
     a shuffle buffer, persons with no answer left out."""
     rng = np.random.default_rng(seed)
     positions = list(range(len(files.paths))) if files_read is None else list(files_read)
-    codes_buffer, mask_buffer = _empty(len(items))
+    # the buffer holds codes as small integers (a quarter of float32's memory)
+    small = np.int8 if max(len(categories) for categories in category_map.values()) <= 127 \
+        else np.int16
+    codes_buffer, mask_buffer = _empty(len(items), small)
     while True:
         for position in rng.permutation(positions):
             for frame in chunks(files, items, order=[position]):
                 coded = apply_category_map(frame[items], category_map,
                                            missing_codes=missing_codes)
                 answered = coded.mask.any(axis=1)
-                codes_buffer = np.concatenate([codes_buffer, coded.codes[answered]])
+                codes_buffer = np.concatenate([codes_buffer,
+                                               coded.codes[answered].astype(small)])
                 mask_buffer = np.concatenate([mask_buffer, coded.mask[answered]])
                 if len(codes_buffer) < buffer_rows:
                     continue
@@ -337,7 +341,7 @@ def training_batches(files, items, category_map, missing_codes, batch_size, seed
                 codes_buffer, mask_buffer = codes_buffer[order], mask_buffer[order]
                 emit = (len(codes_buffer) // 2) // batch_size * batch_size
                 for start in range(0, emit, batch_size):
-                    yield (codes_buffer[start:start + batch_size],
+                    yield (codes_buffer[start:start + batch_size].astype(np.float32),
                            mask_buffer[start:start + batch_size])
                 codes_buffer, mask_buffer = codes_buffer[emit:], mask_buffer[emit:]
         # end of a pass: what is left in the buffer joins the next pass's first fill, except
@@ -347,13 +351,13 @@ def training_batches(files, items, category_map, missing_codes, batch_size, seed
             emit = len(codes_buffer) // batch_size * batch_size
             for start in range(0, emit, batch_size):
                 rows = order[start:start + batch_size]
-                yield codes_buffer[rows], mask_buffer[rows]
+                yield codes_buffer[rows].astype(np.float32), mask_buffer[rows]
             keep = order[emit:]
             codes_buffer, mask_buffer = codes_buffer[keep], mask_buffer[keep]
 
 
-def _empty(n_items):
-    return np.zeros((0, n_items), np.float32), np.zeros((0, n_items), bool)
+def _empty(n_items, dtype):
+    return np.zeros((0, n_items), dtype), np.zeros((0, n_items), bool)
 
 
 def write_chunks(frames, out, what="scores", verbose=1):
