@@ -131,18 +131,28 @@ def cli(args):
         command = ["latentvi", "fit", str(csv), "--id-column", "id", "--out", str(out),
                    "--force", "--quiet"] + (["--stream"] if mode == "stream" else [])
         start = time.perf_counter()
-        before = peak_rss_gb(resource.RUSAGE_CHILDREN)
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        # a wrapper process per command, so that its children's peak is this command's alone
+        done = subprocess.run([sys.executable, "-c", _PEAK_OF_CHILD, *command],
+                              capture_output=True, text=True, check=False)
         seconds = time.perf_counter() - start
         if done.returncode:
             raise SystemExit(done.stderr)
         items = pd.read_csv(out / "items.csv", index_col=0).loc[truth.index]
         rows.append({"mode": mode, "seconds": seconds,
-                     "peak_rss_gb": max(peak_rss_gb(resource.RUSAGE_CHILDREN), before),
+                     "peak_rss_gb": float(done.stdout.strip().splitlines()[-1]),
                      "slope_rmse": float(np.sqrt(np.mean((items["a1"] - truth["a1"]) ** 2))),
                      "files": sorted(path.name for path in out.iterdir())})
         print(rows[-1], flush=True)
     return rows
+
+
+_PEAK_OF_CHILD = """
+import resource, subprocess, sys
+done = subprocess.run(sys.argv[1:], check=False)
+if done.returncode:
+    sys.exit(done.returncode)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024**2)
+"""
 
 
 def memory(args):

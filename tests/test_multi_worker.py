@@ -3,7 +3,8 @@
 Two workers on this machine (each with its own TF_CONFIG) and one plain process fit the same
 linear Gaussian model (factor analysis' exact family) to the same rows with the same global
 batch of 250. The workers start from different initial weights on purpose: `fit` must give both
-worker 0's, split every batch between them and keep their steps in lockstep.
+worker 0's, split every batch between them and keep their steps in lockstep. Then the same
+processes fit an item factor model to four Parquet shards, each worker reading its own.
 """
 
 import json
@@ -33,7 +34,7 @@ from latentvi import distributed
 from latentvi.inputs import make_dataset
 
 
-out, init_seed = sys.argv[1], int(sys.argv[2])
+out, init_seed = sys.argv[1], int(sys.argv[2])  # and sys.argv[3]: the shards' folder
 rng = np.random.default_rng(1)
 loadings = rng.normal(size=(6, 2))
 x = (rng.normal(size=(3000, 2)) @ loadings.T + 0.5 * rng.normal(size=(3000, 6))).astype("f4")
@@ -75,6 +76,13 @@ if strategy is not None:
         distributed.check_seed(None, strategy)
     except ValueError as error:
         report["seedless_error"] = str(error)
+# an item factor model on four Parquet shards, under the same strategy: each worker its files
+from latentvi import irt
+from latentvi.irt import streamed_fit
+items = irt.ItemFactorModel(seed=0).fit(sys.argv[3], epochs=20, verbose=0, strategy=strategy)
+files = streamed_fit._worker_files(4, strategy)
+report["irt"] = {{"items": items.items_.to_numpy().tolist(),
+                 "files": list(range(4)) if files is None else [int(f) for f in files]}}
 with open(out, "w") as file:
     json.dump(report, file)
 '''
@@ -99,7 +107,12 @@ def _tf_config(ports, index):
 def runs(tmp_path_factory):
     """{'worker0', 'worker1', 'single'}: each process's report. Worker i starts from weights
     drawn with seed i; the single process from seed 0's, worker 0's initial weights."""
+    from latentvi import irt
     tmp = tmp_path_factory.mktemp("multi_worker")
+    data, truth = irt.simulate(2000, 8, 1, seed=5)
+    (tmp / "shards").mkdir()
+    for part in range(4):
+        data.iloc[part * 500:(part + 1) * 500].to_parquet(tmp / "shards" / f"p{part}.parquet")
     script = tmp / "worker.py"
     script.write_text(WORKER)
     base = {key: value for key, value in os.environ.items() if key != "TF_CONFIG"}
@@ -112,7 +125,8 @@ def runs(tmp_path_factory):
         for name, (seed, env) in jobs.items():
             with open(tmp / f"{name}.log", "w") as log:
                 processes[name] = subprocess.Popen(
-                    [sys.executable, str(script), str(tmp / f"{name}.json"), str(seed)],
+                    [sys.executable, str(script), str(tmp / f"{name}.json"), str(seed),
+                     str(tmp / "shards")],
                     env=env, cwd=tmp, stdout=log, stderr=subprocess.STDOUT)
         for name, process in processes.items():
             code = process.wait(timeout=TIMEOUT_S)
@@ -123,7 +137,9 @@ def runs(tmp_path_factory):
             if process.poll() is None:
                 process.kill()
                 process.wait()
-    return {name: json.loads((tmp / f"{name}.json").read_text()) for name in jobs}
+    reports = {name: json.loads((tmp / f"{name}.json").read_text()) for name in jobs}
+    reports["truth"] = truth["items"].to_numpy()
+    return reports
 
 
 def test_workers_take_identical_steps(runs):
@@ -186,72 +202,9 @@ def test_several_replicas_run_one_step_per_call():
     assert distributed.supported_steps_per_execution(8, mirrored) == 1
 
 
-# -- an item factor model on Parquet shards: each worker reads its own files ---------------
-IRT_WORKER = '''
-import json, sys
-
-import keras
-import tensorflow as tf
-
-from latentvi import irt
-keras.config.disable_traceback_filtering()
-from latentvi.irt import streamed_fit
-
-out, folder, distributed_fit = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
-strategy = None
-if distributed_fit:
-    ring = tf.distribute.experimental.CommunicationImplementation.RING
-    strategy = tf.distribute.MultiWorkerMirroredStrategy(
-        communication_options=tf.distribute.experimental.CommunicationOptions(
-            implementation=ring))
-model = irt.ItemFactorModel(seed=0).fit(folder, epochs=20, verbose=0, strategy=strategy)
-files = streamed_fit._worker_files(4, strategy)
-with open(out, "w") as file:
-    json.dump({"items": model.items_.to_numpy().tolist(),
-               "files": list(range(4)) if files is None else [int(f) for f in files]}, file)
-'''
-
-
-@pytest.fixture(scope="module")
-def irt_runs(tmp_path_factory):
-    """Two workers and one process fit a 2PL model to four Parquet shards (2,000 persons)."""
-    from latentvi import irt
-    tmp = tmp_path_factory.mktemp("multi_worker_irt")
-    data, truth = irt.simulate(2000, 8, 1, seed=5)
-    (tmp / "shards").mkdir()
-    for part in range(4):
-        data.iloc[part * 500:(part + 1) * 500].to_parquet(tmp / "shards" / f"p{part}.parquet")
-    script = tmp / "worker.py"
-    script.write_text(IRT_WORKER)
-    base = {key: value for key, value in os.environ.items() if key != "TF_CONFIG"}
-    base["CUDA_VISIBLE_DEVICES"] = ""
-    ports = _free_ports(2)
-    jobs = {f"worker{i}": (dict(base, TF_CONFIG=_tf_config(ports, i)), "1") for i in range(2)}
-    jobs["single"] = (base, "0")
-    processes = {}
-    try:
-        for name, (env, flag) in jobs.items():
-            with open(tmp / f"{name}.log", "w") as log:
-                processes[name] = subprocess.Popen(
-                    [sys.executable, str(script), str(tmp / f"{name}.json"),
-                     str(tmp / "shards"), flag], env=env, cwd=tmp, stdout=log,
-                    stderr=subprocess.STDOUT)
-        for name, process in processes.items():
-            code = process.wait(timeout=TIMEOUT_S)
-            log = (tmp / f"{name}.log").read_text()
-            assert code == 0, f"{name} exited with {code}:\n{log[-3000:]}"
-    finally:
-        for process in processes.values():
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-    runs = {name: json.loads((tmp / f"{name}.json").read_text()) for name in jobs}
-    return runs, truth["items"].to_numpy()
-
-
-def test_item_model_workers_read_their_own_files_and_agree(irt_runs):
-    runs, truth = irt_runs
-    first, second, single = runs["worker0"], runs["worker1"], runs["single"]
+def test_item_model_workers_read_their_own_files_and_agree(runs):
+    truth = runs["truth"]
+    first, second, single = (runs[name]["irt"] for name in ("worker0", "worker1", "single"))
     assert first["files"] == [0, 2] and second["files"] == [1, 3]
     np.testing.assert_array_equal(first["items"], second["items"])  # lockstep
     # 160 steps of 256 persons, the same number of steps and global batch size as the single
