@@ -10,7 +10,6 @@ from scipy.optimize import minimize
 from scipy.special import expit, logit
 
 from latentvi import irt
-from latentvi.datasets import load_lsat7
 from latentvi.irt.constraints import Ties
 from latentvi.irt.item_parameters import ItemParameters
 
@@ -30,11 +29,6 @@ def test_ties_read_fixed_values_and_group_means_and_split_the_gradient():
     gradient = tape.gradient(loss, weight).numpy()
     # each member gets the mean of the group's gradients (1 + 2 + 3) / 3; the fixed one none
     np.testing.assert_allclose(gradient, [[2.0, 0.0, 1.0], [2.0, 1.0, 2.0]])
-
-
-@pytest.fixture(scope="module")
-def lsat7():
-    return load_lsat7()
 
 
 @pytest.fixture(scope="module")
