@@ -140,3 +140,12 @@ def test_scores_of_files_need_an_output_file(fitted, shards):
     streamed, _ = fitted
     with pytest.raises(ValueError, match="give out="):
         streamed.score(str(shards[0]))
+
+
+def test_a_bad_answer_deep_in_the_files_is_named_with_its_column_and_files(tmp_path):
+    frame = pd.DataFrame({"q1": [0, 1] * 50, "q2": [1, 0] * 50}).astype(object)
+    frame.iloc[77, 1] = "Agree"
+    frame.to_csv(tmp_path / "a.csv", index=False)
+    with pytest.raises(TypeError, match=r"column 'q2' has a non-numeric value 'Agree' \(in "
+                                        r".*a\.csv\)"):
+        irt.ItemFactorModel().fit(tmp_path / "a.csv", verbose=0)

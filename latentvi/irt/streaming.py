@@ -29,6 +29,7 @@ a sample (`read_sample`).
 import glob
 import os
 import pathlib
+import re
 import sys
 import time
 import warnings
@@ -260,14 +261,25 @@ def scan(files, items, item_type, missing_codes=None, max_categories=20, seed=No
         raise ValueError(f"{files} has no person with an answer to the items")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # the digest has no empty persons
-        digest = encode_responses(_digest(distinct, sample, items), item_type,
-                                  max_categories=max_categories)
+        try:
+            digest = encode_responses(_digest(distinct, sample, items), item_type,
+                                      max_categories=max_categories)
+        except (TypeError, ValueError) as error:
+            raise _in_files(error, files) from None
     coded = apply_category_map(sample.sort_index(), digest.category_map, missing_codes=codes)
     if n_empty:
         warnings.warn(f"dropping {n_empty:,} persons who answered no item (first: "
                       f"{dropped[:5]}); they carry no information about the items",
                       UserWarning, stacklevel=3)
     return Scan(coded, n_rows - n_empty, n_rows, dropped, n_empty)
+
+
+def _in_files(error, files):
+    """`error` of the digest table with its row numbers (which are the digest's, not the
+    files') replaced by the files' name."""
+    if hasattr(error, "columns"):  # SuspiciousColumns keeps its columns for the CLI's message
+        return error
+    return type(error)(re.sub(r" \(first at row [^)]*\)", f" (in {files})", str(error)))
 
 
 def _smallest_keys(sample, keys, frame, new_keys, size):
