@@ -24,8 +24,11 @@ def test_a_folder_of_shards_is_fitted_as_a_stream_and_scored_to_parquet(data, tm
     folder.mkdir()
     for part, rows in enumerate(np.array_split(np.arange(len(data)), 3)):
         data.iloc[rows].to_parquet(folder / f"part{part}.parquet")
-    assert cli.main(["fit", str(folder), "--out", str(tmp_path / "out"), *FAST[:-2]]) == 0
+    assert cli.main(["fit", str(folder), "--out", str(tmp_path / "out"), "--report",
+                     *FAST[:-2]]) == 0
     out = tmp_path / "out"
+    page = (out / "report.html").read_text()  # counts from the files, scores of a sample
+    assert "1,200 persons x 6 items" in page and "random sample of 1,200" in page
     scores = pd.read_parquet(out / "scores.parquet")
     assert list(scores.index) == list(data.index) and list(scores.columns) == ["F1", "SE_F1"]
     summary = json.loads((out / "fit.json").read_text())

@@ -149,3 +149,22 @@ def test_a_bad_answer_deep_in_the_files_is_named_with_its_column_and_files(tmp_p
     with pytest.raises(TypeError, match=r"column 'q2' has a non-numeric value 'Agree' \(in "
                                         r".*a\.csv\)"):
         irt.ItemFactorModel().fit(tmp_path / "a.csv", verbose=0)
+
+
+def test_a_report_on_files_counts_every_answer_as_in_memory(fitted, shards, monkeypatch):
+    import sys
+    report = sys.modules["latentvi.irt.report"]  # the module (irt.report is the function)
+    streamed, _ = fitted
+    folder, data = shards
+    monkeypatch.setattr(streaming, "CHUNK_ROWS", 900)  # counts added over chunks
+    monkeypatch.setattr(report, "SAMPLE_SCORES", 1000)
+    on_files = report.collect(streamed, str(folder), criteria=pd.Series(
+        {"loglik": -1.0, "loglik_se": 0.0, "n_params": 16, "AIC": 1.0, "BIC": 1.0}))
+    in_memory = report.collect(streamed, data, criteria=on_files.criteria)
+    pd.testing.assert_frame_equal(on_files.data, in_memory.data)
+    assert on_files.n_rows == N_PERSONS
+    assert on_files.missing_overall == pytest.approx(in_memory.missing_overall)
+    assert len(on_files.scores) == 1000 and "random sample of 1,000" in on_files.scores_note
+    assert "not computed for data read from files" in on_files.standard_errors.error
+    page = report.render(on_files)
+    assert "random sample of 1,000 of the 4,000 persons" in page

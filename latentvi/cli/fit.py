@@ -89,10 +89,6 @@ def _open_stream(args):
     import pandas as pd
 
     from latentvi.irt import streaming
-    if args.report:
-        raise InputError("--report needs the data in memory (its data summary and figures "
-                         "read every answer); leave out --stream, or make the report from a "
-                         "sample with latentvi.irt.report in Python")
     try:
         files = streaming.open_files(args.data, sep=args.sep, id_column=args.id_column)
     except (FileNotFoundError, ValueError) as error:

@@ -41,6 +41,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from latentvi._files import atomic_write
+from latentvi.irt import streaming
 from latentvi.irt.responses import apply_category_map
 
 __all__ = ["SECTIONS", "Outcome", "ReportInputs", "collect", "render", "report"]
@@ -49,6 +50,7 @@ SECTIONS = ("summary", "convergence", "items", "factor-correlations", "fit", "cu
 VERSIONED = ("latentvi", "tensorflow", "tensorflow-probability", "keras", "numpy", "pandas",
              "matplotlib")
 DIGITS = 3
+SAMPLE_SCORES = 100_000  # persons whose scores a report on files shows (a random sample)
 DPI = 100
 
 
@@ -78,6 +80,7 @@ class ReportInputs(NamedTuple):
     item_fit: Outcome            # DataFrame
     scores: pd.DataFrame
     figures: tuple[tuple[str, Figure], ...]   # (caption, figure) of the curves section
+    scores_note: str | None = None             # whose scores they are, if not everyone's
 
 
 def report(model, data, path, *, overwrite=False, command=None, criteria=None,
@@ -86,7 +89,9 @@ def report(model, data, path, *, overwrite=False, command=None, criteria=None,
 
     Args:
       model: the fitted model.
-      data: the DataFrame it was fitted to.
+      data: the DataFrame it was fitted to, or its files (a path, glob, folder, list or
+        `irt.open_files(...)`: answer counts from one pass, scores of a random sample of
+        SAMPLE_SCORES persons, no standard errors or fit statistics).
       path: the HTML file to write.
       overwrite: replace an existing file (else FileExistsError).
       command: the command line that made the fit, shown in the summary (the CLI passes it).
@@ -110,7 +115,15 @@ def report(model, data, path, *, overwrite=False, command=None, criteria=None,
 
 # -- collecting the model's results -----------------------------------------------------------
 def collect(model, data, *, command=None, criteria=None, standard_errors=None, title=None):
-    """The `ReportInputs` of a fitted model and its data (asks the model; computes nothing)."""
+    """The `ReportInputs` of a fitted model and its data (asks the model; computes nothing).
+
+    `data` may name files (`latentvi.irt.streaming`): the answer counts then come from one
+    pass over them, the criteria from the chunks, and the score distribution from a random
+    sample of SAMPLE_SCORES persons; standard errors and fit statistics, which need every
+    answer at once, say so instead.
+    """
+    if streaming.is_file_source(data):
+        return _collect_files(model, data, command, criteria, title)
     responses = apply_category_map(data, model.category_map_, missing_codes=model.missing_codes,
                                    ignore_extra=True)
     counts = answer_counts(responses)
@@ -128,6 +141,33 @@ def collect(model, data, *, command=None, criteria=None, standard_errors=None, t
         item_fit=_attempt(model.item_fit, data),
         scores=model.score(data),
         figures=curve_figures(model))
+
+
+def _collect_files(model, source, command, criteria, title):
+    files = streaming.open_files(source)
+    items = list(model.category_map_)
+    counts, rows = None, 0
+    for chunk in streaming.chunks(files, items):
+        table = answer_counts(apply_category_map(chunk, model.category_map_,
+                                                 missing_codes=model.missing_codes))
+        table = table.drop(columns="missing")  # a share: it does not add over chunks
+        counts = table if counts is None else counts + table  # NA where an item lacks it
+        rows += len(chunk)
+    counts["missing"] = 1.0 - counts["answered"].astype(float) / rows
+    answered = int(counts["answered"].sum())
+    sample = streaming.read_sample(files, items, SAMPLE_SCORES, seed=0)
+    not_on_files = Outcome(None, f"not computed for data read from files ({files}): it needs "
+                                 f"every answer in memory; compute it on a sample")
+    return ReportInputs(
+        title=title or f"Item factor model: {rows:,} persons x {len(items)} items",
+        data=counts, missing_overall=1.0 - answered / (rows * len(items)), n_rows=rows,
+        settings=fit_settings(model), versions=versions(), command=command,
+        history=model.history_, items=model.items_, standard_errors=not_on_files,
+        factor_corr=model.factor_corr_ if model.n_factors > 1 else None,
+        fit_statistics=not_on_files,
+        criteria=criteria if criteria is not None else model.information_criteria(files),
+        item_fit=not_on_files, scores=model.score(sample), figures=curve_figures(model),
+        scores_note=f"a random sample of {len(sample):,} of the {rows:,} persons")
 
 
 def answer_counts(responses):
@@ -308,7 +348,9 @@ def _curves(inputs):
 
 def _scores(inputs):
     factors = [c for c in inputs.scores.columns if not str(c).startswith("SE_")]
-    body = _figure(scores_figure(inputs.scores[factors]), "Distribution of the EAP scores")
+    caption = "Distribution of the EAP scores" + (
+        f" ({inputs.scores_note})" if inputs.scores_note else "")
+    body = _figure(scores_figure(inputs.scores[factors]), caption)
     body += _table(inputs.scores.describe().T, table_id="scores-table")
     return _section("scores", "EAP scores", body)
 
