@@ -20,6 +20,7 @@ def staged_file(path):
     os.close(handle)
     try:
         yield pathlib.Path(temporary)
+        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes it the owner's only
         os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):
@@ -47,6 +48,7 @@ def staged_folder(out, replaced=()):
     try:
         yield temporary
         if not out.exists():
+            os.chmod(temporary, 0o777 & ~_umask())  # mkdtemp makes it the owner's only
             os.replace(temporary, out)
             return
         written = {path.name for path in temporary.iterdir()}
@@ -57,3 +59,10 @@ def staged_folder(out, replaced=()):
                 (out / name).unlink()
     finally:
         shutil.rmtree(temporary, ignore_errors=True)
+
+
+def _umask():
+    """The process's umask (read by setting it, then put back)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

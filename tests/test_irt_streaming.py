@@ -168,3 +168,30 @@ def test_a_report_on_files_counts_every_answer_as_in_memory(fitted, shards, monk
     assert "not computed for data read from files" in on_files.standard_errors.error
     page = report.render(on_files)
     assert "random sample of 1,000 of the 4,000 persons" in page
+
+
+def test_chunks_that_read_a_column_differently_code_as_one_table(tmp_path, monkeypatch):
+    # the reader takes item a for numbers in the first chunk and for text in the second (a '.'
+    # there), and '99' is given as text: the map equals the whole table's in memory, and a
+    # header-only file adds nothing
+    frame = pd.DataFrame({"a": list(range(11)) * 20, "b": [0, 1] * 110}).astype(object)
+    frame.iloc[150, 0] = "."
+    frame.iloc[::9, 1] = 99
+    frame.to_csv(tmp_path / "a.csv", index=False)
+    frame.iloc[:0].to_csv(tmp_path / "b.csv", index=False)
+    monkeypatch.setattr(streaming, "CHUNK_ROWS", 100)
+    files = streaming.open_files([tmp_path / "a.csv", tmp_path / "b.csv"])
+    scan = streaming.scan(files, ["a", "b"], "graded", missing_codes=[".", "99"])
+    expected = irt.responses.encode_responses(pd.read_csv(tmp_path / "a.csv"), "graded",
+                                              missing_codes=[".", "99"])
+    assert scan.sample.category_map == expected.category_map
+    assert len(expected.category_map["a"]) == 11 and len(expected.category_map["b"]) == 2
+
+
+def test_person_labels_repeated_across_files_are_refused(tmp_path):
+    for name in ("a", "b"):
+        pd.DataFrame({"q1": [0, 1] * 30, "q2": [1, 0] * 30},
+                     index=pd.Index([f"p{i}" for i in range(60)], name="person")).to_parquet(
+            tmp_path / f"{name}.parquet")
+    with pytest.raises(ValueError, match=r"person labels repeat in 2 files"):
+        streaming.scan(streaming.open_files(tmp_path), ["q1", "q2"], "binary")

@@ -6,6 +6,7 @@ factor_corr.csv (D > 1), fit.json (`fit_summary`), the PNG plots (`save_plots`) 
 --report, report.html (`latentvi.irt.report`).
 """
 
+import glob
 import json
 import math
 import pathlib
@@ -18,8 +19,16 @@ from latentvi.cli.reading import not_items_message, read_pattern, read_responses
 from latentvi.cli.saved import MODEL_FILE
 from latentvi.estimate import decimals_for
 
-__all__ = ["criteria_line", "fit_summary", "many_files", "persons_line", "run_fit", "save_plots",
-           "versions"]
+__all__ = [
+    "criteria_line",
+    "default_out",
+    "fit_summary",
+    "many_files",
+    "persons_line",
+    "run_fit",
+    "save_plots",
+    "versions",
+]
 
 # fit.json lists the labels of at most this many dropped persons (n_dropped counts them all): a
 # million-row export with a blank block would otherwise write a million labels.
@@ -42,7 +51,7 @@ def run_fit(args):
         data, items = select_items(data, args.items, args.drop, args.data.name)
         shape = data.shape
     n_factors, pattern = _factors_and_pattern(args.factors, args.pattern)
-    out = _output_folder(args.out or _default_out(args.data), args.force)
+    out = _output_folder(args.out or default_out(args.data, "_irt"), args.force)
     from latentvi import irt
     options = {name: value for name, value in (("items", items),
                                                 ("missing_codes", args.missing_codes),
@@ -71,17 +80,19 @@ def run_fit(args):
 
 def many_files(path):
     """Whether the data argument names several files (a folder or a glob): read as a stream."""
-    import glob
     return pathlib.Path(path).is_dir() or glob.has_magic(str(path))
 
 
-def _default_out(path):
+def default_out(path, suffix):
+    """`<data><suffix>` beside the data: beside a folder for a folder, beside the folder the
+    files are in for a glob (the result must not match the glob)."""
     path = pathlib.Path(path)
-    if many_files(path):
-        stem = path.name if path.is_dir() else path.parent.name
-        return path.parent / f"{stem}_irt" if path.is_dir() else path.parent.parent / (
-            f"{stem}_irt")
-    return path.with_name(f"{path.stem}_irt")
+    if not many_files(path):
+        return path.with_name(f"{path.stem}{suffix}")
+    folder = path.absolute() if path.is_dir() else path.absolute().parent
+    while glob.has_magic(str(folder)):
+        folder = folder.parent
+    return folder.parent / f"{folder.name}{suffix}"
 
 
 def _open_stream(args):

@@ -12,10 +12,9 @@ MODEL_FILE = "model.lvirt"
 def run_score(args):
     """Scores the persons of `args.data` on the model's items; writes the scores CSV (or
     Parquet, streamed, with --stream or for a folder or glob of files)."""
-    from latentvi.cli.fit import many_files
+    from latentvi.cli.fit import default_out, many_files
     streamed = bool(getattr(args, "stream", False)) or many_files(args.data)
-    suffix = ".parquet" if streamed else ".csv"
-    out = args.out or args.data.with_name(f"{args.data.stem}_scores{suffix}")
+    out = args.out or default_out(args.data, "_scores.parquet" if streamed else "_scores.csv")
     if out.exists() and not args.force:
         raise InputError(f"{out} already exists; use --force to overwrite it")
     model = load_model_file(args.model)

@@ -33,8 +33,8 @@ from latentvi.irt.screening import (
 )
 
 __all__ = ["Responses", "SuspiciousColumns", "apply_category_map", "check_max_categories",
-           "check_missing_codes", "encode_responses", "grouped_by_type", "item_types",
-           "select_items"]
+           "check_missing_codes", "encode_responses", "expanded_missing_codes", "grouped_by_type",
+           "item_types", "select_items"]
 
 # dtype kinds that are not answers, though pandas would turn them into numbers
 _NOT_NUMBERS = {"M": "dates", "m": "time spans", "c": "complex numbers"}
@@ -120,7 +120,8 @@ def encode_responses(frame, item_type="binary", drop_empty=True, missing_codes=N
         look like codes for "no answer"; one warning lists every such item. Items with
         answers that are not whole numbers (0.5), each a category of its own: one warning.
     """
-    frame = mask_missing_codes(_check_labels(_check_frame(frame)), _codes(missing_codes))
+    frame = mask_missing_codes(_check_labels(_check_frame(frame)),
+                               expanded_missing_codes(missing_codes))
     types = item_types(item_type, list(frame.columns))
     refuse_non_items(frame, max_categories)
     values = _numeric_columns(frame)
@@ -159,7 +160,8 @@ def apply_category_map(frame, category_map, values=None, missing_codes=None,
                          f"select the fitted items, or fit with items=[...] so that other "
                          f"columns are left out")
     if values is None:
-        values = _numeric_columns(mask_missing_codes(frame[items], _codes(missing_codes)))
+        values = _numeric_columns(mask_missing_codes(frame[items],
+                                                     expanded_missing_codes(missing_codes)))
     codes = np.zeros((len(frame), len(items)), np.float32)
     mask = np.zeros((len(frame), len(items)), bool)
     for j, item in enumerate(items):
@@ -245,7 +247,7 @@ def _unnamed(label):
     return label is None or (isinstance(label, (float, np.floating)) and np.isnan(label))
 
 
-def _codes(missing_codes):
+def expanded_missing_codes(missing_codes):
     """The checked `missing_codes`, with a number written as text ('99') standing for the
     number too: mask_missing_codes already matches numbers to text."""
     codes = check_missing_codes(missing_codes)

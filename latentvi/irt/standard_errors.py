@@ -37,6 +37,7 @@ References:
       MacCallum (Eds.), Factor analysis at 100 (`latentvi.irt.rotation_jacobian`).
 """
 
+import math
 import warnings
 from typing import NamedTuple
 
@@ -84,7 +85,9 @@ class StandardErrors(NamedTuple):
       distance: how far the estimates are from the maximum of the likelihood (or posterior),
         in standard errors: the root mean square over the free parameters of the Newton step
         I^-1 g / SE. Below ~0.3 it is noise; a stochastic fit of 100,000 persons without
-        `refine` sits ~1-2 SE away, and then a warning says so.
+        `refine` sits ~1-2 SE away, and then a warning says so. NaN when the information
+        came from a subsample of the persons (more than SE_PERSONS), whose gradient is too
+        noisy to tell.
       group_parameters, regression: of a multiple-group / latent-regression model, the SEs
         of `group_parameters_` (means and covariances; NaN where fixed) and of
         `regression_`; its `items` is indexed by (group, item) and `factor_corr` is None.
@@ -128,8 +131,11 @@ def standard_errors(estimator, codes, mask, method="observed", sampling=False,
         codes, mask, weight = _subsample(codes, mask, seed)
         while True:
             found = sampled_information(model, codes, mask, variables, draws, seed, weight)
+            # the gradient of a weighted subsample carries sampling noise of about
+            # sqrt(weight - 1) SEs even at the maximum: no distance is measured from it
             result = _from_information(estimator, variables, method, found.information,
-                                       found.outer, found.halves, found.gradient)
+                                       found.outer, found.halves,
+                                       found.gradient if weight == 1.0 else None)
             if num_samples is not None or result.mc_error <= MC_TARGET or draws >= MAX_SAMPLES:
                 return result
             draws *= 4
@@ -169,7 +175,7 @@ def _from_information(estimator, variables, method, information, outer, halves, 
         basis, information = basis @ complement, complement.T @ information @ complement
     outer = None if outer is None else basis.T @ outer @ basis
     covariance = _covariance(method, information, outer)
-    distance = _distance(information, basis.T @ gradient)
+    distance = math.nan if gradient is None else _distance(information, basis.T @ gradient)
     grouped = estimator._grouped()
     labels, jacobian = (multiple_group.reported if grouped else _reported)(estimator, variables)
     jacobian = jacobian @ basis

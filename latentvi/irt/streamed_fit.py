@@ -44,6 +44,7 @@ class Stream:
         n_items = len(self.items)
         category_map = self.scan.sample.category_map
         files_read = _worker_files(len(self.files.paths), strategy)
+        _check_shares(self.files, strategy)
 
         def batches():
             return streaming.training_batches(self.files, self.items, category_map,
@@ -64,6 +65,24 @@ def _worker_files(n_files, strategy):
     resolver = strategy.cluster_resolver
     n_workers = resolver.cluster_spec().num_tasks(resolver.task_type)
     return streaming.shard(n_files, resolver.task_id, n_workers)
+
+
+def _check_shares(files, strategy):
+    """Warns when the workers' shares of the files differ in rows by more than 5%: every
+    worker contributes as many persons to each step, so the persons of a smaller share would
+    weigh more in the fit (Parquet files; a CSV's rows are not counted)."""
+    if not distributed.is_multi_worker(strategy) or files.kind != "parquet":
+        return
+    resolver = strategy.cluster_resolver
+    n_workers = resolver.cluster_spec().num_tasks(resolver.task_type)
+    rows = [streaming.n_rows(files, path) for path in files.paths]
+    shares = [sum(rows[k] for k in streaming.shard(len(rows), worker, n_workers))
+              for worker in range(n_workers)]
+    if max(shares) > 1.05 * min(shares):
+        warnings.warn(f"the workers' shares of the files hold {shares} rows: each worker gives "
+                      f"every step as many persons, so those of the smaller shares weigh more; "
+                      f"split the data into files of equal size, a multiple of {n_workers} of "
+                      f"them", UserWarning, stacklevel=4)
 
 
 def scan_files(est, data, verbose):
@@ -126,7 +145,12 @@ def score_files(est, data, out, verbose=1, **options):
     options.pop("overwrite", None)
     verbose = options.pop("verbose", verbose)
     files = streaming.open_files(data)
-    frames = (est.score(frame, **options) for frame in streaming.chunks(files, _items(est)))
+    seed = options.pop("seed", None)
+    base = est.seed if seed is None else seed
+    # each chunk its own seed: plausible values drawn with one seed per chunk would repeat
+    # their random numbers every CHUNK_ROWS persons
+    frames = (est.score(frame, seed=None if base is None else int(base) + number, **options)
+              for number, frame in enumerate(streaming.chunks(files, _items(est))))
     streaming.write_chunks(frames, out, what="scores", verbose=verbose)
     return out
 
@@ -146,7 +170,7 @@ def log_likelihood_files(est, data, num_samples=None, integration="auto"):
             estimate = est.log_likelihood(frame, num_samples=num_samples,
                                           integration=integration)
         estimates.append((float(estimate), estimate.se))
-        persons += len(est._encode(frame).codes)
+        persons += int(est._encode(frame).mask.any(axis=1).sum())
     values = np.array(estimates)
     return total(values[:, 0], values[:, 1]) if len(values) else MonteCarloEstimate(0.0, 0.0), \
         persons

@@ -39,13 +39,18 @@ import numpy as np
 import pandas as pd
 
 from latentvi._files import staged_file
-from latentvi.irt.responses import Responses, apply_category_map, encode_responses
-from latentvi.irt.screening import check_missing_codes, mask_missing_codes
+from latentvi.irt.responses import (
+    Responses,
+    apply_category_map,
+    encode_responses,
+    expanded_missing_codes,
+)
+from latentvi.irt.screening import check_max_categories, mask_missing_codes
 from latentvi.progress import dynamic_display
 
 __all__ = ["BUFFER_ROWS", "CHUNK_ROWS", "SAMPLE_ROWS", "ResponseFiles", "Scan", "chunks",
-           "is_file_source", "open_files", "read_sample", "scan", "shard", "training_batches",
-           "write_chunks"]
+           "is_file_source", "n_rows", "open_files", "read_sample", "scan", "shard",
+           "training_batches", "write_chunks"]
 
 CHUNK_ROWS = 65_536  # rows read (and scored) at a time
 BUFFER_ROWS = 262_144  # the shuffle buffer of the training stream, in persons
@@ -110,8 +115,9 @@ def open_files(source, sep=None, id_column=None):
             raise ValueError(f"{path} has columns {names[:10]} but {paths[0]} has "
                              f"{columns[0][:10]}; every file must have the same columns")
     names, index = columns[0]
-    if id_column is None and len(index) == 1:
-        id_column = index[0]  # a pandas index stored in the Parquet file labels the persons
+    named = [name for name in index if not name.startswith("__index_level_")]
+    if id_column is None and len(index) == 1 and named:
+        id_column = index[0]  # a named pandas index stored in the Parquet file: the persons
     if id_column is not None and id_column not in names + index:
         raise ValueError(f"id_column {id_column!r} is not a column of {paths[0]}; its columns "
                          f"are {names[:20]}")
@@ -202,6 +208,8 @@ def chunks(files, columns=None, rows=None, order=None):
         if starts is not None:
             first = starts[position]
         for frame in _read(files, files.paths[position], wanted, rows):
+            if not len(frame):  # a header-only CSV yields one empty chunk
+                continue
             if files.id_column is not None:
                 frame = frame.set_index(files.id_column)
                 if str(files.id_column).startswith("__index_level_"):
@@ -214,11 +222,12 @@ def chunks(files, columns=None, rows=None, order=None):
 
 def _file_starts(files):
     """Each file's first row number in the whole table."""
-    counts = [_n_rows(files, path) for path in files.paths]
+    counts = [n_rows(files, path) for path in files.paths]
     return np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(int)
 
 
-def _n_rows(files, path):
+def n_rows(files, path):
+    """The rows of one of the files (Parquet: from its metadata; CSV: by reading it)."""
     if files.kind == "parquet":
         import pyarrow.parquet as pq
         return pq.ParquetFile(path).metadata.num_rows
@@ -232,15 +241,19 @@ def _read(files, path, columns, rows):
             # the stored index stays a column (set as the index by `chunks`)
             yield batch.to_pandas(ignore_metadata=True)
         return
+    # ids as text: a chunk of '17' and one of 'A17' would otherwise index as int, then str,
+    # and '00012' would lose its zeros in some chunks only
+    dtype = None if files.id_column is None else {files.id_column: str}
     yield from pd.read_csv(path, sep=_separator(path, files.sep), usecols=columns,
-                           chunksize=rows)
+                           chunksize=rows, dtype=dtype)
 
 
 def scan(files, items, item_type, missing_codes=None, max_categories=20, seed=None,
          sample_rows=SAMPLE_ROWS, progress=None):
     """One pass over `files`: the category map of `items` (by `encode_responses`' rules on
     every distinct answer), the persons counted, a uniform random sample coded; a `Scan`."""
-    codes = check_missing_codes(missing_codes)
+    codes = expanded_missing_codes(missing_codes)
+    most = check_max_categories(max_categories) + 1  # enough to refuse a non-item column
     rng = np.random.default_rng(seed)
     distinct = {item: {} for item in items}
     sample, keys = None, np.empty(0)
@@ -248,8 +261,9 @@ def scan(files, items, item_type, missing_codes=None, max_categories=20, seed=No
     for frame in chunks(files, items):
         answers = mask_missing_codes(frame, codes)
         for item in items:
-            for value in answers[item].dropna().unique():
-                distinct[item].setdefault(value, None)
+            if len(distinct[item]) <= most:
+                for value in _distinct_values(answers[item]):
+                    distinct[item].setdefault(value, None)
         empty = answers.isna().all(axis=1).to_numpy()
         n_rows, n_empty = n_rows + len(frame), n_empty + int(empty.sum())
         dropped.extend(frame.index[empty][:100 - len(dropped)])
@@ -266,12 +280,29 @@ def scan(files, items, item_type, missing_codes=None, max_categories=20, seed=No
                                       max_categories=max_categories)
         except (TypeError, ValueError) as error:
             raise _in_files(error, files) from None
+    if sample.index.has_duplicates:
+        repeated = list(sample.index[sample.index.duplicated()].unique()[:5])
+        raise ValueError(f"person labels repeat in {files} (first: {repeated}); give an "
+                         f"id_column whose values are unique across the files, or none (rows "
+                         f"are then numbered)")
     coded = apply_category_map(sample.sort_index(), digest.category_map, missing_codes=codes)
     if n_empty:
         warnings.warn(f"dropping {n_empty:,} persons who answered no item (first: "
                       f"{dropped[:5]}); they carry no information about the items",
                       UserWarning, stacklevel=3)
     return Scan(coded, n_rows - n_empty, n_rows, dropped, n_empty)
+
+
+def _distinct_values(series):
+    """The distinct answers of a chunk's column, numbers as floats whether the chunk's reader
+    took them for numbers or text (a CSV column with '.' in one chunk only): 1 and '1' are one
+    answer, as they are to `encode_responses`."""
+    values = pd.Series(series.dropna().unique(), dtype=object)
+    if isinstance(series.dtype, pd.CategoricalDtype) or not len(values):
+        return list(values)
+    numbers = pd.to_numeric(values, errors="coerce")
+    return [float(number) if not pd.isna(number) else value
+            for value, number in zip(values, numbers)]
 
 
 def _in_files(error, files):
@@ -381,15 +412,19 @@ def write_chunks(frames, out, what="scores", verbose=1):
     writer, rows, start = None, 0, time.perf_counter()
     dynamic = dynamic_display(sys.stdout)
     with staged_file(out) as temporary:
-        for frame in frames:
-            writer = _append(writer, temporary, frame, out.suffix.lower())
-            rows += len(frame)
-            if verbose:
-                line = f"{what}: {rows:,} rows written, {time.perf_counter() - start:.1f} s"
-                sys.stdout.write(("\r" + line) if dynamic else line + "\n")
-                sys.stdout.flush()
-        if writer is not None and hasattr(writer, "close"):
-            writer.close()
+        try:
+            for frame in frames:
+                writer = _append(writer, temporary, frame, out.suffix.lower())
+                rows += len(frame)
+                if verbose:
+                    line = f"{what}: {rows:,} rows written, {time.perf_counter() - start:.1f} s"
+                    sys.stdout.write(("\r" + line) if dynamic else line + "\n")
+                    sys.stdout.flush()
+        finally:
+            if writer is not None and hasattr(writer, "close"):
+                writer.close()
+        if writer is None:
+            raise ValueError(f"nothing to write to {out}: the files hold no rows")
     if verbose and dynamic:
         sys.stdout.write("\n")
     return rows
