@@ -75,8 +75,13 @@ def write(args):
 
 
 def fit(args):
-    """Runs `_fit_child` in a fresh process, so that its peak memory is the fit's alone."""
-    out = subprocess.run([sys.executable, __file__, "_fit_child", "--folder", args.folder],
+    return _in_child("_fit_child", args.folder)
+
+
+def _in_child(command, folder):
+    """Runs `command` of this script in a fresh process, so that its peak memory is its own;
+    returns the JSON it prints last."""
+    out = subprocess.run([sys.executable, __file__, command, "--folder", folder],
                          capture_output=True, text=True, check=False)
     sys.stderr.write(out.stderr[-3000:])
     print(out.stdout)
@@ -156,11 +161,7 @@ print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024**2)
 
 
 def memory(args):
-    out = subprocess.run([sys.executable, __file__, "_memory_child", "--folder", args.folder],
-                         capture_output=True, text=True, check=False)
-    sys.stderr.write(out.stderr[-3000:])
-    print(out.stdout)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return _in_child("_memory_child", args.folder)
 
 
 def _memory_child(args):

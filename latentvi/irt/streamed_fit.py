@@ -62,9 +62,14 @@ def _worker_files(n_files, strategy):
     strategy (`streaming.shard`, by the worker's task id)."""
     if not distributed.is_multi_worker(strategy):
         return None
+    worker, n_workers = _worker(strategy)
+    return streaming.shard(n_files, worker, n_workers)
+
+
+def _worker(strategy):
+    """(this worker's task id, the number of workers) of a multi-worker strategy."""
     resolver = strategy.cluster_resolver
-    n_workers = resolver.cluster_spec().num_tasks(resolver.task_type)
-    return streaming.shard(n_files, resolver.task_id, n_workers)
+    return resolver.task_id, resolver.cluster_spec().num_tasks(resolver.task_type)
 
 
 def _check_shares(files, strategy):
@@ -73,8 +78,7 @@ def _check_shares(files, strategy):
     weigh more in the fit (Parquet files; a CSV's rows are not counted)."""
     if not distributed.is_multi_worker(strategy) or files.kind != "parquet":
         return
-    resolver = strategy.cluster_resolver
-    n_workers = resolver.cluster_spec().num_tasks(resolver.task_type)
+    n_workers = _worker(strategy)[1]
     rows = [streaming.n_rows(files, path) for path in files.paths]
     shares = [sum(rows[k] for k in streaming.shard(len(rows), worker, n_workers))
               for worker in range(n_workers)]

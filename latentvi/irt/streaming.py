@@ -194,19 +194,15 @@ def _separator(path, sep):
 
 def chunks(files, columns=None, rows=None, order=None):
     """DataFrames of at most `rows` rows with `columns` (default all), indexed by the id
-    column or by the row's number in the whole table; files in `order` (positions into
-    `files.paths`; default all in order); `rows` None: CHUNK_ROWS."""
+    column or by the row's number among the rows read (across the files, in order); files in
+    `order` (positions into `files.paths`; default all in order); `rows` None: CHUNK_ROWS."""
     order = range(len(files.paths)) if order is None else order
     rows = CHUNK_ROWS if rows is None else rows
-    starts = _file_starts(files) if files.id_column is None and list(order) != sorted(
-        order) else None
     if columns is None:
         columns = [column for column in files.columns if column != files.id_column]
     wanted = list(columns) + ([files.id_column] if files.id_column is not None else [])
     first = 0
     for position in order:
-        if starts is not None:
-            first = starts[position]
         for frame in _read(files, files.paths[position], wanted, rows):
             if not len(frame):  # a header-only CSV yields one empty chunk
                 continue
@@ -218,12 +214,6 @@ def chunks(files, columns=None, rows=None, order=None):
                 frame.index = pd.RangeIndex(first, first + len(frame))
             first += len(frame)
             yield frame
-
-
-def _file_starts(files):
-    """Each file's first row number in the whole table."""
-    counts = [n_rows(files, path) for path in files.paths]
-    return np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(int)
 
 
 def n_rows(files, path):
