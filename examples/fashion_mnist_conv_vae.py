@@ -10,7 +10,8 @@ Fashion-MNIST comes from --data-dir, $LATENTVI_DATA, ~/.keras/datasets/fashion-m
 /usr/share/datasets/fashion-mnist (Debian's dataset-fashion-mnist) or a download.
 """
 
-from latentvi.images import example_parser, run_example
+from image_workflow import example_parser, run_example  # examples/image_workflow.py
+
 from latentvi.models import conv_vae
 
 

@@ -10,7 +10,8 @@ Where only the MNIST test files are at hand (as on machines without internet), t
 images are split into training and held-out parts, and the script says so.
 """
 
-from latentvi.images import example_parser, run_example
+from image_workflow import example_parser, run_example  # examples/image_workflow.py
+
 from latentvi.models import mlp_vae
 
 

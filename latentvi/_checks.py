@@ -2,6 +2,10 @@
 
 import numbers
 
+import numpy as np
+
+__all__ = ["non_negative_int", "one_of", "positive_float", "positive_int", "resolve_seed"]
+
 
 def positive_int(value, name):
     """Returns `value` as an int, or raises if it is not an integer >= 1."""
@@ -34,3 +38,14 @@ def non_negative_int(value, name):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
         raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
     return int(value)
+
+
+def resolve_seed(seed, name="seed"):
+    """Returns `seed` as an int, or for None a fresh random one in [0, 2**31): one integer that
+    seeds both TensorFlow's stateless draws (int32 pairs) and tf.data's shuffling.
+
+    Raises ValueError if `seed` is neither None nor an integer >= 0.
+    """
+    if seed is None:
+        return int(np.random.default_rng().integers(2**31))
+    return non_negative_int(seed, name)

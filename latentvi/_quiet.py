@@ -10,6 +10,8 @@ import contextlib
 import os
 import sys
 
+__all__ = ["import_tensorflow"]
+
 
 @contextlib.contextmanager
 def _stderr_silenced():

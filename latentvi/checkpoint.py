@@ -33,6 +33,8 @@ import time
 import keras
 import numpy as np
 
+from latentvi._checks import resolve_seed
+
 __all__ = ["STATE_FILE", "LastGoodState"]
 
 STATE_FILE = "fit_state.npz"
@@ -65,9 +67,8 @@ class LastGoodState(keras.callbacks.Callback):
         meta = self._saved[0] if self._saved is not None else {}
         self.initial_epoch = meta.get("epoch", 0)
         self.stopped = meta.get("stopped", False)
-        self.shuffle_seed = meta.get("shuffle_seed")
-        if self.directory is not None and self.shuffle_seed is None:
-            self.shuffle_seed = int(np.random.default_rng().integers(2**31 - 1))
+        self.shuffle_seed = (None if self.directory is None
+                             else resolve_seed(meta.get("shuffle_seed"), "shuffle_seed"))
         self.history = list(meta.get("history", []))
         self.diverged_epoch = None
         self._fingerprint = None

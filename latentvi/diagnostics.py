@@ -135,5 +135,7 @@ def warn_if_unreliable(diagnostics, what="log p(x)", stacklevel=3):
             f"({share:.1%}) have Pareto k-hat above {K_HAT_THRESHOLD} (largest "
             f"{float(np.max(diagnostics.k_hat)):.2f}): their importance weights are so "
             f"heavy-tailed that these estimates and their standard errors cannot be trusted. "
-            f"The proposal q(z | x) is too narrow for them: train longer, use the IWAE "
-            f"objective, or a richer posterior", stacklevel=stacklevel)
+            f"The proposal q(z | x) is too narrow for them. With only a few such rows, first "
+            f"rerun with more num_samples or another seed (single rows near 0.7 also occur by "
+            f"chance); if they remain: train longer, use the IWAE objective, or a richer "
+            f"posterior (latentvi.FlowPosterior)", stacklevel=stacklevel)

@@ -15,13 +15,13 @@ import pandas as pd
 import tensorflow as tf
 from scipy.special import logsumexp
 
-from latentvi._checks import positive_int
+from latentvi._checks import positive_int, resolve_seed
 from latentvi.diagnostics import ImportanceDiagnostics, diagnose, warn_if_unreliable
-from latentvi.inputs import make_dataset, prepare
+from latentvi.inputs import batches
 from latentvi.model import check_model, unpack
 from latentvi.objectives import ELBO, IWAE
 
-__all__ = ["evaluate", "log_marginal_likelihood"]
+__all__ = ["CHUNK_CELLS", "compiled", "evaluate", "log_marginal_likelihood"]
 
 # Cells (rows x samples x row cells) a chunk may hold: ~64 MB of float32 per decoded tensor.
 CHUNK_CELLS = 2**24
@@ -65,11 +65,11 @@ def log_marginal_likelihood(model, x, num_samples=5000, batch_size=100, mask=Non
     if chunk_size is None:
         chunk_size = max(1, min(num_samples, CHUNK_CELLS // max(1, batch_size * cells)))
     chunk_size = positive_int(chunk_size, "chunk_size")
-    seed = int(np.random.default_rng().integers(2**31)) if seed is None else int(seed)
+    seed = resolve_seed(seed)
     n_chunks = math.ceil(num_samples / chunk_size)
     log_s = math.log(n_chunks * chunk_size)
     values, errors, diagnostics = [], [], []
-    for step, batch in enumerate(_batches(model, x, mask, batch_size)):
+    for step, batch in enumerate(batches(model, x, mask, batch_size)):
         x_batch, mask_batch = unpack(batch)
         seeds = [tf.constant([seed, step * n_chunks + chunk], tf.int32)
                  for chunk in range(n_chunks)]
@@ -159,7 +159,11 @@ def evaluate(model, x, objective=None, batch_size=256, mask=None, seed=None, per
 
     Args:
       objective: `ELBO()` (default) or `IWAE(k)`.
-      per_row: return every row's bound, reconstruction and kl instead of their means.
+      per_row: return every row's terms instead of their means.
+
+    Returns:
+      bound, reconstruction and their gap (reconstruction - bound), named as in the training
+      history: kl for the ELBO, gap for IWAE.
     """
     check_model(model)
     objective = objective or ELBO()
@@ -170,18 +174,12 @@ def evaluate(model, x, objective=None, batch_size=256, mask=None, seed=None, per
         return objective(model, x_batch, mask=mask_batch, seed=step_seed)
 
     parts = []
-    for step, batch in enumerate(_batches(model, x, mask, batch_size)):
+    for step, batch in enumerate(batches(model, x, mask, batch_size)):
         x_batch, mask_batch = unpack(batch)
         parts.append({k: v.numpy() for k, v in terms(
             x_batch, mask_batch, tf.constant([seed, step], tf.int32))._asdict().items()})
     table = pd.DataFrame({k: np.concatenate([p[k] for p in parts]) for k in parts[0]})
+    table = table.rename(columns={"gap": objective.gap_name})
     if isinstance(x, pd.DataFrame):
         table.index = x.index
     return table if per_row else table.mean()
-
-
-def _batches(model, x, mask, batch_size):
-    prepared = prepare(model, x, mask=mask)
-    if not isinstance(prepared, tuple):
-        return prepared
-    return make_dataset(*prepared, batch_size=batch_size)

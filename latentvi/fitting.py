@@ -20,15 +20,13 @@ from latentvi.checkpoint import LastGoodState
 from latentvi.distributed import (
     check_seed,
     prepare_replica,
-    shard_by_batch,
     supported_steps_per_execution,
 )
-from latentvi.inputs import make_dataset, prepare
-from latentvi.model import LatentModel, check_model
+from latentvi.inputs import batches
 from latentvi.objectives import ELBO
 from latentvi.progress import Progress, dynamic_display
 
-__all__ = ["DivergenceWarning", "FitResult", "fit"]
+__all__ = ["DivergenceWarning", "FitMethod", "FitResult", "fit"]
 
 
 class DivergenceWarning(UserWarning):
@@ -41,10 +39,10 @@ class FitResult:
     """What `fit` returns.
 
     Attributes:
-      history: DataFrame, one row per finite epoch: epoch (1-based), bound, reconstruction, kl
-        (means over the training rows seen during that epoch, in nats per row), val_bound,
-        val_reconstruction, val_kl (on validation_data, if given), seconds (wall time of the
-        epoch). A resumed fit's history starts with the epochs run before the interruption.
+      history: DataFrame, one row per finite epoch: epoch (1-based), bound, reconstruction and
+        their gap reconstruction - bound, named by the objective: kl for the ELBO, gap for
+        IWAE (means over the training rows seen during that epoch, in nats per row); the same
+        with a val_ prefix on validation_data, if given; seconds (wall time of the epoch). A resumed fit's history starts with the epochs run before the interruption.
       best_epoch: the epoch with the highest validation bound (training bound without
         validation data); None when no epoch ended with a finite bound.
       model: the fitted model.
@@ -53,8 +51,17 @@ class FitResult:
     """
     history: pd.DataFrame
     best_epoch: int | None
-    model: LatentModel
+    model: keras.Model
     diverged_epoch: int | None = None
+
+
+class FitMethod:
+    """Gives `LatentModel` its `fit` method (the fitter sits above the model and knows it only
+    through this class)."""
+
+    def fit(self, data, **kwargs):
+        """Same as `latentvi.fit(model, data, **kwargs)`; returns a `FitResult`."""
+        return fit(self, data, **kwargs)
 
 
 def fit(model, data, objective=None, epochs=10, batch_size=128, validation_data=None,
@@ -128,7 +135,8 @@ def fit(model, data, objective=None, epochs=10, batch_size=128, validation_data=
         stops, the model keeps the weights and optimizer state of the last finite epoch, and
         `history` ends with that epoch.
     """
-    check_model(model)
+    if not isinstance(model, FitMethod):
+        raise TypeError(f"model must be a latentvi.LatentModel, got {type(model).__name__}")
     epochs = positive_int(epochs, "epochs")
     if seed is not None:
         seed = non_negative_int(seed, "seed")
@@ -146,8 +154,8 @@ def fit(model, data, objective=None, epochs=10, batch_size=128, validation_data=
         model, data, mask, batch_size, shuffle, state.shuffle_seed if seed is None else seed,
         steps_per_execution, steps_per_epoch,
         None if checkpoint_dir is None else state.initial_epoch)
-    valid = None if validation_data is None else _pipeline(
-        model, validation_data, validation_mask, batch_size, "validation_data", False, seed)
+    valid = None if validation_data is None else batches(
+        model, validation_data, validation_mask, batch_size, "validation_data")
     if seed is not None:
         model.seed_state.assign(np.array([seed, 0], np.int32))
     objective = objective or model.objective or ELBO()
@@ -170,7 +178,7 @@ def fit(model, data, objective=None, epochs=10, batch_size=128, validation_data=
     if state.diverged_epoch is not None:
         warnings.warn(_divergence_message(state.diverged_epoch), DivergenceWarning,
                       stacklevel=2)
-    history = _history_table(state.history)
+    history = _history_table(state.history, objective.gap_name)
     column = "val_bound" if "val_bound" in history else "bound"
     best = int(history.loc[history[column].idxmax(), "epoch"]) if len(history) else None
     return FitResult(history=history, best_epoch=best, model=model,
@@ -184,14 +192,6 @@ def _divergence_message(epoch):
             f"(NaN or inf), so the fit stopped and {kept}. Try a lower learning_rate, check "
             f"the data's scale (standardize columns with large values), or an optimizer that "
             f"clips gradients (e.g. keras.optimizers.Adam(clipnorm=1.0))")
-
-
-def _pipeline(model, data, mask, batch_size, name, shuffle, seed):
-    prepared = prepare(model, data, mask=mask, name=name)
-    if not isinstance(prepared, tuple):
-        return prepared
-    return shard_by_batch(make_dataset(*prepared, batch_size=batch_size, shuffle=shuffle,
-                                       seed=seed))
 
 
 def _training_pipeline(model, data, mask, batch_size, shuffle, seed, steps_per_execution,
@@ -211,7 +211,7 @@ def _training_pipeline(model, data, mask, batch_size, shuffle, seed, steps_per_e
     stream of batches is then the same in every run, and a fit resumed after `resume_epoch`
     epochs skips the batches they took.
     """
-    dataset = _pipeline(model, data, mask, batch_size, "data", shuffle, seed)
+    dataset = batches(model, data, mask, batch_size, "data", shuffle, seed)
     if isinstance(data, tf.data.Dataset):
         endless = dataset.cardinality() == tf.data.INFINITE_CARDINALITY
         if resume_epoch and steps_per_epoch and endless:
@@ -257,7 +257,7 @@ def _under_strategy(optimizer):
 
 def _replicate(model, strategy):
     """A copy of `model` whose variables live under `strategy`, with the same weights."""
-    replica = LatentModel.from_config(model.get_config())
+    replica = type(model).from_config(model.get_config())
     replica.build_for_shape(model.data_shape)
     replica.set_weights(model.get_weights())
     return prepare_replica(replica, strategy)
@@ -273,10 +273,10 @@ def _display(verbose):
     return 0, [Progress("fit", verbose=1)]
 
 
-def _history_table(rows):
+def _history_table(rows, gap_name):
     table = pd.DataFrame({"epoch": np.arange(1, len(rows) + 1)})
-    for key in ("bound", "reconstruction", "kl", "val_bound", "val_reconstruction", "val_kl",
-                "monitor_bound", "seconds"):
+    terms = ("bound", "reconstruction", gap_name)
+    for key in terms + tuple(f"val_{term}" for term in terms) + ("monitor_bound", "seconds"):
         if rows and key in rows[0]:
             table[key] = np.array([row[key] for row in rows], dtype=float)
     return table

@@ -11,7 +11,9 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-__all__ = ["as_array", "make_dataset", "observation_mask", "prepare"]
+from latentvi.distributed import shard_by_batch
+
+__all__ = ["as_array", "batches", "make_dataset", "observation_mask", "prepare"]
 
 
 def as_array(data, name="data"):
@@ -124,6 +126,21 @@ def _check_dataset(model, dataset, name):
 def _split_missing(x):
     missing = tf.math.is_nan(x)
     return tf.where(missing, tf.zeros_like(x), x), tf.logical_not(missing)
+
+
+def batches(model, data, mask, batch_size, name="data", shuffle=False, seed=None):
+    """The checked batches of `data` for `model`: x, or (x, mask) where cells are missing.
+
+    Arrays and DataFrames are checked by `prepare` and batched by `make_dataset` (shuffled
+    with `seed` if `shuffle`), split by batch under a multi-worker strategy
+    (`latentvi.distributed.shard_by_batch`); a batched Dataset is checked and keeps its own
+    batching, order and sharding options. `name` is the argument named in error messages.
+    """
+    prepared = prepare(model, data, mask=mask, name=name)
+    if not isinstance(prepared, tuple):
+        return prepared
+    return shard_by_batch(make_dataset(*prepared, batch_size=batch_size, shuffle=shuffle,
+                                       seed=seed))
 
 
 def make_dataset(x, mask, batch_size, shuffle=False, seed=None):

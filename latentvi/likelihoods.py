@@ -15,14 +15,37 @@ from latentvi._checks import positive_float, positive_int
 
 tfd = tfp.distributions
 
-__all__ = ["Bernoulli", "Categorical", "Normal", "OrderedLogistic"]
+__all__ = ["Bernoulli", "BernoulliCells", "Categorical", "Likelihood", "Normal", "OrderedLogistic"]
 
 
-class _Likelihood(keras.layers.Layer):
-    """Base: decode z, build an elementwise distribution, mask it, sum over the row."""
+class Likelihood(keras.layers.Layer):
+    """Base class of likelihoods p(x | z); subclass it to write your own.
 
-    # Trailing axes of the decoder output that are distribution parameters, not data cells.
-    _parameter_ndims = 0
+    A likelihood decodes z with its `decoder` network, turns the decoder's output into one
+    distribution per data cell, and sums log-probabilities over each row's observed cells.
+    The contract:
+
+    - `elementwise(params)` (override): for the decoder's output params [..., *row_shape]
+      (plus `parameter_ndims` trailing parameter axes), a TFP distribution with scalar events
+      and batch shape [..., *row_shape], float32 `log_prob` for float32 data. Leading
+      dimensions are draws and rows ([k, n] or [n]). Value 0 must be in its support: missing
+      cells are replaced by 0 before `log_prob` and then masked out.
+    - `parameter_ndims` (class attribute, default 0): trailing axes of the decoder output that
+      are parameters of one cell rather than cells (1 for `Categorical`'s logits [.., K]).
+    - `build_parameters(output_shape)` (optional): create weights that depend on the decoder's
+      output shape (one scale per cell, cutpoints) with `self.add_weight`, then set
+      `self.built = True`. Called on the first decode.
+    - `penalty()` (optional): a scalar added to the training loss (e.g. minus a log-prior of
+      the likelihood's own parameters).
+    - serialization: register the class with `keras.saving.register_keras_serializable` and
+      return every extra constructor argument from `get_config`; the decoder is serialized
+      here.
+
+    `distribution(z, mask)` then returns p(x | z) with one whole row as its event; with a mask
+    (True = observed) its `log_prob` sums over observed cells only, so missing cells add 0.
+    """
+
+    parameter_ndims = 0
 
     def __init__(self, decoder, **kwargs):
         super().__init__(**kwargs)
@@ -53,7 +76,7 @@ class _Likelihood(keras.layers.Layer):
         """p(x | z) with one data row as its event; `mask` marks observed cells (True)."""
         z = tf.convert_to_tensor(z, tf.float32)
         params = self.parameters_for(z, training=training)
-        row_ndims = params.shape.rank - (z.shape.rank - 1) - self._parameter_ndims
+        row_ndims = params.shape.rank - (z.shape.rank - 1) - self.parameter_ndims
         cells = self.elementwise(params)
         if mask is not None:
             # 0 is a valid value of every cell distribution here; tfd.Masked's default stand-in
@@ -93,7 +116,7 @@ class BernoulliCells(tfd.Bernoulli):
 
 
 @keras.saving.register_keras_serializable("latentvi.likelihoods")
-class Bernoulli(_Likelihood):
+class Bernoulli(Likelihood):
     """Binary cells: the decoder outputs logits; x is 0/1 (or in [0, 1] for grey-level images)."""
 
     def elementwise(self, logits):
@@ -101,7 +124,7 @@ class Bernoulli(_Likelihood):
 
 
 @keras.saving.register_keras_serializable("latentvi.likelihoods")
-class Normal(_Likelihood):
+class Normal(Likelihood):
     """Gaussian cells: the decoder outputs means; the scale is learned per cell or fixed.
 
     Args:
@@ -135,17 +158,17 @@ class Normal(_Likelihood):
 
 
 @keras.saving.register_keras_serializable("latentvi.likelihoods")
-class Categorical(_Likelihood):
+class Categorical(Likelihood):
     """Unordered categories coded 0..K-1: the decoder outputs logits [n, *row_shape, K]."""
 
-    _parameter_ndims = 1
+    parameter_ndims = 1
 
     def elementwise(self, logits):
         return tfd.Categorical(logits=logits, dtype=tf.float32)
 
 
 @keras.saving.register_keras_serializable("latentvi.likelihoods")
-class OrderedLogistic(_Likelihood):
+class OrderedLogistic(Likelihood):
     """Ordered (graded) categories 0..K-1 with learned, ordered cutpoints per cell.
 
     The decoder outputs a location eta [n, *row_shape]; each cell j has cutpoints

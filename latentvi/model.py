@@ -8,26 +8,30 @@ The bound itself comes from an objective (`latentvi.ELBO`, `latentvi.IWAE`) set 
 import os
 
 import keras
-import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from latentvi.likelihoods import _Likelihood
-from latentvi.posteriors import GaussianPosterior
-from latentvi.priors import _Prior
+from latentvi._checks import resolve_seed
+from latentvi.fitting import FitMethod
+from latentvi.likelihoods import Likelihood
+from latentvi.objectives import Objective
+from latentvi.posteriors import Posterior
+from latentvi.priors import Prior
 
-__all__ = ["LatentModel", "load_model"]
+__all__ = ["LatentModel", "check_model", "load_model", "unpack"]
 
 
 @keras.saving.register_keras_serializable("latentvi.model")
-class LatentModel(keras.Model):
+class LatentModel(FitMethod, keras.Model):
     """A latent-variable model p(z) p(x | z) with an amortized posterior q(z | x).
 
     Args:
-      prior: a prior from `latentvi.priors` (e.g. `StandardNormal(latent_dim)`).
-      likelihood: a likelihood from `latentvi.likelihoods` wrapping a decoder network.
-      posterior: a `GaussianPosterior` wrapping an encoder network.
-      objective: the bound `fit` maximizes by default (set by `fit`; saved with the model).
+      prior: a `latentvi.Prior` (e.g. `StandardNormal(latent_dim)`).
+      likelihood: a `latentvi.Likelihood` wrapping a decoder network (e.g. `Bernoulli`).
+      posterior: a `latentvi.Posterior` wrapping an encoder network (`GaussianPosterior`,
+        `FlowPosterior`).
+      objective: the `latentvi.Objective` that `fit` maximizes by default (set by `fit`;
+        saved with the model).
 
     Examples:
       >>> model = LatentModel(StandardNormal(2),
@@ -38,23 +42,38 @@ class LatentModel(keras.Model):
 
     def __init__(self, prior, likelihood, posterior, objective=None, **kwargs):
         super().__init__(**kwargs)
-        _check_part(prior, _Prior, "prior", "latentvi.StandardNormal(latent_dim)")
-        _check_part(likelihood, _Likelihood, "likelihood", "latentvi.Bernoulli(decoder)")
-        _check_part(posterior, GaussianPosterior, "posterior",
+        _check_part(prior, Prior, "prior", "latentvi.StandardNormal(latent_dim)")
+        _check_part(likelihood, Likelihood, "likelihood", "latentvi.Bernoulli(decoder)")
+        _check_part(posterior, Posterior, "posterior",
                     "latentvi.GaussianPosterior(encoder, latent_dim)")
         if prior.latent_dim != posterior.latent_dim:
             raise ValueError(f"prior.latent_dim ({prior.latent_dim}) and posterior.latent_dim "
                              f"({posterior.latent_dim}) must be equal")
         self.prior, self.likelihood, self.posterior = prior, likelihood, posterior
-        self.objective = objective
         self.data_shape = None
         # Counter-based seed stream for the Monte Carlo samples of each step: saved with the
         # weights, so a resumed fit continues the stream instead of repeating it.
         self.seed_state = self.add_weight(shape=(2,), dtype="int32", initializer="zeros",
                                           trainable=False, aggregation="only_first_replica",
                                           name="seed_state")
-        self.trackers = {name: keras.metrics.Mean(name=name)
-                         for name in ("loss", "bound", "reconstruction", "kl")}
+        self.objective = objective
+
+    @property
+    def objective(self):
+        """The `Objective` that `fit` maximizes by default (None before the first fit)."""
+        return self._objective
+
+    @objective.setter
+    def objective(self, objective):
+        if objective is not None and not isinstance(objective, Objective):
+            raise TypeError(f"objective must be a latentvi.Objective such as latentvi.ELBO() or "
+                            f"latentvi.IWAE(k=5); got {type(objective).__name__}")
+        self._objective = objective
+        # The history's columns: loss, bound, reconstruction and the gap under its name.
+        gap = "gap" if objective is None else objective.gap_name
+        names = ("loss", "bound", "reconstruction", gap)
+        if list(getattr(self, "trackers", {})) != list(names):
+            self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
 
     @property
     def latent_dim(self):
@@ -87,7 +106,8 @@ class LatentModel(keras.Model):
         return self.decode(z).sample(seed=seed_x).numpy()
 
     def call(self, x, training=False):
-        return self.encode(x, training=training).mean()
+        """A point summary of q(z | x) per row (`Posterior.location`: the mean for Gaussians)."""
+        return self.posterior.location(x)
 
     # -- building and saving --------------------------------------------------------------
     def build_for_shape(self, data_shape=None):
@@ -97,7 +117,8 @@ class LatentModel(keras.Model):
             raise ValueError(f"data rows have shape {tuple(data_shape)} but the model's "
                              f"likelihood produces rows of shape {produced}")
         x0 = tf.zeros((1,) + produced)
-        self.encode(x0, mask=tf.ones_like(x0) if self.masked else None)
+        q = self.encode(x0, mask=tf.ones_like(x0) if self.masked else None)
+        q.log_prob(q.sample(seed=tf.constant([0, 0])))  # a flow builds its layers on first use
         self.data_shape = produced
         self.built = True
         return produced
@@ -134,11 +155,6 @@ class LatentModel(keras.Model):
             raise FileExistsError(f"{filepath} exists; pass overwrite=True to replace it")
         super().save(filepath, overwrite=True, **kwargs)
 
-    def fit(self, data, **kwargs):
-        """Same as `latentvi.fit(model, data, **kwargs)`; returns a `FitResult`."""
-        from latentvi.fitting import fit  # fitting sits a layer above the model
-        return fit(self, data, **kwargs)
-
     # -- training machinery used by keras.Model.fit --------------------------------------
     @property
     def metrics(self):
@@ -167,10 +183,9 @@ class LatentModel(keras.Model):
 
     def _update_trackers(self, terms):
         bound = tf.reduce_mean(terms.bound)
-        for name, value in (("loss", -bound), ("bound", bound),
-                            ("reconstruction", tf.reduce_mean(terms.reconstruction)),
-                            ("kl", tf.reduce_mean(terms.kl))):
-            self.trackers[name].update_state(value)
+        values = (-bound, bound, tf.reduce_mean(terms.reconstruction), tf.reduce_mean(terms.gap))
+        for tracker, value in zip(self.trackers.values(), values):
+            tracker.update_state(value)
         return {name: tracker.result() for name, tracker in self.trackers.items()}
 
 
@@ -209,6 +224,4 @@ def _check_part(part, kind, name, example):
 
 
 def _stateless_seed(seed):
-    if seed is None:
-        seed = int(np.random.default_rng().integers(2**31))
-    return tf.constant([int(seed), 0], tf.int32)
+    return tf.constant([resolve_seed(seed), 0], tf.int32)

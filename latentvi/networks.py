@@ -10,7 +10,7 @@ import keras
 
 from latentvi._checks import positive_int
 
-__all__ = ["conv_decoder", "conv_encoder", "mlp"]
+__all__ = ["conv_decoder", "conv_encoder", "mlp", "shape_tuple"]
 
 
 def shape_tuple(value, name):

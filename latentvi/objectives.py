@@ -1,17 +1,20 @@
 """Variational bounds on log p(x): the ELBO and the importance-weighted bound (IWAE).
 
 Every objective returns one value per data row (`Terms`): the bound, a reconstruction term and
-a KL term with bound = reconstruction - kl. The IWAE logsumexp runs over the k samples of each
-row separately, never over the batch.
+their gap, bound = reconstruction - gap (for the ELBO the gap is the KL divergence). The IWAE
+logsumexp runs over the k samples of each row separately, never over the batch.
 
 References:
   [1] Kingma & Welling (2014). Auto-Encoding Variational Bayes. ICLR.
   [2] Burda, Grosse & Salakhutdinov (2016). Importance Weighted Autoencoders. ICLR.
   [3] Tucker, Lawson, Gu & Maddison (2019). Doubly Reparameterized Gradient Estimators for
       Monte Carlo Objectives. ICLR.
+  [4] Roeder, Wu & Duvenaud (2017). Sticking the Landing: Simple, Lower-Variance Gradient
+      Estimators for Variational Inference. NeurIPS.
 """
 
 import math
+import warnings
 from typing import NamedTuple
 
 import keras
@@ -19,25 +22,62 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from latentvi._checks import one_of, positive_float, positive_int
-from latentvi.posteriors import stop_gradient
 
 tfd = tfp.distributions
 
-__all__ = ["ELBO", "IWAE", "Terms", "importance_log_weights"]
+__all__ = ["ELBO", "IWAE", "Objective", "Terms", "importance_log_weights", "penalty"]
 
 
 class Terms(NamedTuple):
-    """Per-row values [n]: bound = reconstruction - kl."""
+    """Per-row values [n]: bound = reconstruction - gap.
+
+    Attributes:
+      bound: the objective's lower bound on log p(x).
+      reconstruction: the mean log p(x | z) over the draws of z.
+      gap: reconstruction - bound; for the ELBO, KL(q(z | x) || p(z)). The training history
+        names it after `Objective.gap_name` ('kl' for the ELBO).
+    """
     bound: tf.Tensor
     reconstruction: tf.Tensor
-    kl: tf.Tensor
+    gap: tf.Tensor
+
+    @property
+    def kl(self):
+        """Deprecated name of `gap` (it is a KL divergence only for the ELBO)."""
+        warnings.warn("Terms.kl is deprecated; use Terms.gap", DeprecationWarning, stacklevel=2)
+        return self.gap
 
 
-class _Objective:
-    """Base: `__call__` gives the per-row terms; `gradients` gives the training gradient."""
+class Objective:
+    """Base class of training objectives; subclass it to write your own.
+
+    The contract (what `fit`, `LatentModel.train_step` and `evaluate` rely on):
+
+    - `__call__(model, x, mask=None, seed=None, training=False)` (override): `Terms` of float32
+      tensors [n], one value per row of x [n, *row_shape], for a `LatentModel` `model` (use
+      `model.encode(x, mask)`, `model.decode(z, mask)`, `model.prior.distribution()`); `seed`
+      is a stateless seed (int32 [2]) for every random draw, so that the step is reproducible
+      and runs under XLA; `mask` (boolean, True = observed) may be None.
+    - `loss(...)`: (terms, scalar loss) whose gradient training follows; the default is minus
+      the mean bound. Override it to train on something other than the reported bound (as
+      `ELBO(beta=...)` does) while the history still reports the bound.
+    - `gradients(...)`: (terms, gradients for `model.trainable_variables`); the default
+      differentiates `loss` plus the model's penalties. Override it for estimators that are
+      not the gradient of a loss (as `IWAE(gradient='dreg')` does).
+    - `gap_name`: the history's name for the terms' `gap` ('gap' unless overridden).
+    - serialization: register the class with `keras.saving.register_keras_serializable` and
+      return the constructor arguments from `get_config`; the objective is saved with the
+      model.
+
+    Attributes read during a step (such as a weight a callback changes between epochs) must
+    be `tf.Variable`s: a plain Python number is frozen into the compiled step when it is
+    first traced.
+    """
+
+    gap_name = "gap"
 
     def __call__(self, model, x, mask=None, seed=None, training=False):
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement __call__")
 
     def loss(self, model, x, mask=None, seed=None, training=False):
         """(terms, scalar loss) whose gradient estimates minus the bound's gradient."""
@@ -51,6 +91,9 @@ class _Objective:
             terms, loss = self.loss(model, x, mask=mask, seed=seed, training=training)
             loss = loss + penalty(model)
         return terms, tape.gradient(loss, model.trainable_variables)
+
+    def get_config(self):
+        return {}
 
     @classmethod
     def from_config(cls, config):
@@ -68,34 +111,47 @@ def penalty(model):
 
 
 @keras.saving.register_keras_serializable("latentvi.objectives")
-class ELBO(_Objective):
+class ELBO(Objective):
     """ELBO(x) = E_q[log p(x | z)] - KL(q(z | x) || p(z)), one sample of z per row.
 
     Args:
       kl: 'analytic' for the closed-form KL (lower variance; needs a registered KL pair, as for
-        Gaussian prior and posterior), 'sample' for the one-sample estimate log q(z) - log p(z).
+        Gaussian prior and posterior), 'sample' for the one-sample estimate log q(z) - log p(z),
+        'auto' (default) for the closed form where TFP has one and the estimate elsewhere (a
+        flow posterior, a mixture prior). The estimate's gradient follows log q only through
+        the draw (the path derivative [4]): unbiased, and less noisy than the full one.
       beta: weight of the KL term during training (beta-VAE [Higgins et al. 2017]). The reported
         bound always uses beta = 1, so it stays a bound on log p(x).
     """
 
-    def __init__(self, kl="analytic", beta=1.0):
-        self.kl = one_of(kl, ("analytic", "sample"), "kl")
+    gap_name = "kl"
+
+    def __init__(self, kl="auto", beta=1.0):
+        self.kl = one_of(kl, ("auto", "analytic", "sample"), "kl")
         self.beta = positive_float(beta, "beta") if beta != 0 else 0.0
 
     def __call__(self, model, x, mask=None, seed=None, training=False):
         q = model.encode(x, mask=mask, training=training)
         z = q.sample(seed=seed)
         reconstruction = model.decode(z, mask=mask, training=training).log_prob(x)
-        prior = model.prior.distribution()
-        if self.kl == "analytic":
-            kl = tfd.kl_divergence(q, prior)
-        else:
-            kl = q.log_prob(z) - prior.log_prob(z)
+        kl = self._kl(model, q, model.prior.distribution(), z)
         return Terms(reconstruction - kl, reconstruction, kl)
+
+    def _kl(self, model, q, prior, z):
+        if self.kl != "sample":
+            try:
+                return tfd.kl_divergence(q, prior)
+            except NotImplementedError:
+                if self.kl == "analytic":
+                    raise ValueError(
+                        f"ELBO(kl='analytic'): TFP has no closed-form KL between "
+                        f"{type(q).__name__} and {type(prior).__name__}; use ELBO(kl='sample') "
+                        f"or kl='auto'") from None
+        return _path_log_prob(model, q, z) - prior.log_prob(z)
 
     def loss(self, model, x, mask=None, seed=None, training=False):
         terms = self(model, x, mask=mask, seed=seed, training=training)
-        return terms, -tf.reduce_mean(terms.reconstruction - self.beta * terms.kl)
+        return terms, -tf.reduce_mean(terms.reconstruction - self.beta * terms.gap)
 
     def get_config(self):
         return {"kl": self.kl, "beta": self.beta}
@@ -105,12 +161,12 @@ class ELBO(_Objective):
 
 
 @keras.saving.register_keras_serializable("latentvi.objectives")
-class IWAE(_Objective):
+class IWAE(Objective):
     """IWAE_k(x) = E[log (1/k) sum_i p(x, z_i) / q(z_i | x)], z_1..z_k ~ q(z | x) per row.
 
     IWAE_1 is the ELBO; the bound rises towards log p(x) as k grows [2]. Reported terms:
-    reconstruction = mean_i log p(x | z_i) and kl = reconstruction - bound (the price of the latent
-    code under this bound), so that bound = reconstruction - kl as for the ELBO.
+    reconstruction = mean_i log p(x | z_i) and gap = reconstruction - bound (the price of the
+    latent code under this bound; not a KL divergence), so that bound = reconstruction - gap.
 
     Args:
       k: number of importance samples per row (>= 1).
@@ -153,8 +209,8 @@ class IWAE(_Objective):
         with tf.GradientTape(persistent=True) as tape:
             q = model.encode(x, mask=mask, training=training)
             z = q.sample(self.k, seed=seed)
-            log_w, log_likelihood = importance_log_weights(model, x, z, stop_gradient(q), mask,
-                                                           training)
+            log_w, log_likelihood = importance_log_weights(
+                model, x, z, model.posterior.stop_gradient(q), mask, training)
             weights = tf.stop_gradient(tf.nn.softmax(log_w, axis=0))
             extra = penalty(model)
             surrogate = -tf.reduce_mean(tf.reduce_sum(weights * log_w, axis=0)) + extra
@@ -172,6 +228,17 @@ class IWAE(_Objective):
 
     def __repr__(self):
         return f"IWAE(k={self.k}, gradient={self.gradient!r})"
+
+
+def _path_log_prob(model, q, z):
+    """log q(z) whose gradient reaches q's parameters only through the draw z (the path
+    derivative, "sticking the landing": Roeder, Wu & Duvenaud 2017). Same value; the dropped
+    score term has expectation 0 but adds noise, most of all when q is close to the posterior.
+    Posteriors without `stop_gradient` use the full derivative."""
+    try:
+        return model.posterior.stop_gradient(q).log_prob(z)
+    except NotImplementedError:
+        return q.log_prob(z)
 
 
 def importance_log_weights(model, x, z, density, mask=None, training=False):

@@ -1,8 +1,10 @@
 """Priors p(z) over the latent vector.
 
 Each prior is a Keras layer (so its parameters are trained and saved with the model) whose
-`distribution()` returns a TFP multivariate normal with event shape [latent_dim].
+`distribution()` returns a TFP distribution with event shape [latent_dim].
 """
+
+import warnings
 
 import keras
 import tensorflow as tf
@@ -14,11 +16,26 @@ from latentvi.gaussian import GaussianTriL
 tfd = tfp.distributions
 tfb = tfp.bijectors
 
-__all__ = ["CorrelatedNormal", "Normal", "StandardNormal"]
+__all__ = ["CorrelatedNormal", "DiagonalNormal", "Normal", "Prior", "StandardNormal"]
 
 
-class _Prior(keras.layers.Layer):
-    """Base: stores `latent_dim`; subclasses implement `distribution()`."""
+class Prior(keras.layers.Layer):
+    """Base class of priors p(z); subclass it to write your own.
+
+    The contract:
+
+    - `latent_dim` (int >= 1), passed to `Prior.__init__`;
+    - `distribution()` (override): a TFP distribution, float32, with event shape [latent_dim]
+      and no batch shape, whose `log_prob` takes z [..., latent_dim] with any leading sample
+      and batch dimensions, and whose `sample(n, seed=...)` accepts a stateless seed;
+    - trainable parameters are Keras weights made with `self.add_weight` in `__init__` (then
+      set `self.built = True`), so that they are trained, saved and restored with the model;
+    - serialization: register the class with `keras.saving.register_keras_serializable` and
+      return every extra constructor argument from `get_config`.
+
+    `ELBO()` uses the closed-form KL divergence where TFP has one for the pair (posterior,
+    prior) and a one-sample estimate elsewhere.
+    """
 
     def __init__(self, latent_dim, **kwargs):
         super().__init__(**kwargs)
@@ -35,7 +52,7 @@ class _Prior(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable("latentvi.priors")
-class StandardNormal(_Prior):
+class StandardNormal(Prior):
     """z ~ N(0, I): no parameters."""
 
     def __init__(self, latent_dim, **kwargs):
@@ -48,7 +65,7 @@ class StandardNormal(_Prior):
 
 
 @keras.saving.register_keras_serializable("latentvi.priors")
-class Normal(_Prior):
+class DiagonalNormal(Prior):
     """z ~ N(loc, diag(scale^2)) with learned `loc` and `scale` (softplus-parameterized)."""
 
     def __init__(self, latent_dim, **kwargs):
@@ -69,7 +86,17 @@ class Normal(_Prior):
 
 
 @keras.saving.register_keras_serializable("latentvi.priors")
-class CorrelatedNormal(_Prior):
+class Normal(DiagonalNormal):
+    """Deprecated name of `DiagonalNormal` (kept for one release; models saved under it load)."""
+
+    def __init__(self, latent_dim, **kwargs):
+        warnings.warn("latentvi.Normal (a prior) is deprecated: use latentvi.DiagonalNormal",
+                      DeprecationWarning, stacklevel=2)
+        super().__init__(latent_dim, **kwargs)
+
+
+@keras.saving.register_keras_serializable("latentvi.priors")
+class CorrelatedNormal(Prior):
     """z ~ N(0, R) with R a correlation matrix (unit diagonal), learned through its Cholesky factor.
 
     R = L L^T where L = CorrelationCholesky(v) has rows of unit length, so diag(R) = 1 always and

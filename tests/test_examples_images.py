@@ -16,7 +16,9 @@ EXPECTED_PIXELS = {"training_curves.png": (600, 400), "latent_scatter.png": (600
                    "prior_samples.png": (600, 600)}
 
 
-def load_example(name):
+def load_example(name, monkeypatch):
+    # As when run as a script, the example imports image_workflow.py from beside it.
+    monkeypatch.syspath_prepend(str(ROOT / "examples"))
     spec = importlib.util.spec_from_file_location(name, ROOT / "examples" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -39,10 +41,10 @@ def check_outputs(numbers, out, captured):
     assert "k=50, first 20 images" in captured
 
 
-def test_mnist_mlp_example(tmp_path, capsys):
+def test_mnist_mlp_example(tmp_path, capsys, monkeypatch):
     if not (SHARED_MNIST / "t10k-images-idx3-ubyte.gz").exists():
         pytest.skip(f"MNIST test set not found at {SHARED_MNIST}")
-    example = load_example("mnist_vae")
+    example = load_example("mnist_vae", monkeypatch)
     out = tmp_path / "mnist"
     numbers = example.main(["--data-dir", str(SHARED_MNIST), "--n-train", "300", "--epochs", "1",
                             "--iw-samples", "50", "--n-logpx", "20", "--out", str(out)])
@@ -51,10 +53,10 @@ def test_mnist_mlp_example(tmp_path, capsys):
     check_outputs(numbers, out, captured)
 
 
-def test_fashion_conv_example(tmp_path, capsys):
+def test_fashion_conv_example(tmp_path, capsys, monkeypatch):
     if not (FASHION_DIR / "t10k-images-idx3-ubyte.gz").exists():
         pytest.skip("Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")
-    example = load_example("fashion_mnist_conv_vae")
+    example = load_example("fashion_mnist_conv_vae", monkeypatch)
     out = tmp_path / "fashion"
     numbers = example.main(["--n-train", "300", "--n-test", "500", "--epochs", "1",
                             "--filters", "8", "--iw-samples", "50", "--n-logpx", "20",

@@ -13,7 +13,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from latentvi import irt
-from latentvi.irt import quadrature, rotation
+from latentvi.irt import parameters, quadrature, rotation
 from latentvi.irt.parameters import orient
 from latentvi.irt.rotation_jacobian import rotation_jacobian
 from latentvi.irt.standard_errors import _offset, _quadrature_information
@@ -30,7 +30,7 @@ def tight_rotation(monkeypatch):
     of step 1e-3 then carries ~1e-5 of solver noise, not ~1e-3. Oblimin and varimax get there
     in a few dozen iterations; geomin's line search stalls near 2e-8 in float64, where 100
     iterations per start have taken it."""
-    monkeypatch.setattr(rotation, "rotate",
+    monkeypatch.setattr(parameters, "rotate",  # where `orient` looks it up
                         functools.partial(rotation.rotate, tol=1e-8, max_iter=100))
 
 

@@ -12,6 +12,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_hex
 
 from latentvi.irt import ItemParameters
+from latentvi.irt.parameters import standardized_loadings
 from latentvi.plotting import irt as irt_plots
 
 
@@ -104,7 +105,7 @@ def test_loadings_heatmap_shows_mirt_standardized_loadings():
 
 def test_correlated_factors_enter_the_standardization():
     corr = np.array([[1.0, 0.5], [0.5, 1.0]])
-    loadings = irt_plots.standardized_loadings([[1.702, 1.702]], corr)
+    loadings = standardized_loadings([[1.702, 1.702]], corr)  # what the heatmap shows
     # a Phi a^T / 1.702^2 = 1 + 1 + 2 * 0.5 = 3, so F = 1 / sqrt(4) per factor.
     np.testing.assert_allclose(loadings, [[0.5, 0.5]])
 

@@ -36,7 +36,8 @@ from latentvi.cli.messages import InputError, in_flags
 from latentvi.cli.reading import ITEM_TYPES, read_responses, read_table
 from latentvi.cli.saved import MODEL_FILE, run_info, run_score
 
-__all__ = ["main", "parse_codes", "read_responses", "read_table"]
+__all__ = ["MIRT_LSAT7", "MIRT_LSAT7_SE", "criteria_line", "fit_summary", "in_flags", "main",
+           "parse_codes", "read_responses", "read_table"]
 
 EXIT_USAGE = 2
 # A fixed number of passes beyond this is a typo (the convergence rule's default budget is

@@ -2,4 +2,6 @@
 
 from latentvi.cli import main
 
+__all__ = []  # run as a script; it exports nothing
+
 raise SystemExit(main())

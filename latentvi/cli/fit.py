@@ -6,28 +6,31 @@ factor_corr.csv (D > 1), fit.json (`fit_summary`), the PNG plots (`save_plots`) 
 --report, report.html (`latentvi.irt.report`).
 """
 
-import glob
 import json
 import math
 import pathlib
-import platform
 import time
 
 from latentvi._files import staged_folder
+from latentvi._versions import versions
 from latentvi.cli.messages import InputError, notes, progress, reported_warnings
-from latentvi.cli.reading import not_items_message, read_pattern, read_responses, select_items
+from latentvi.cli.reading import (
+    default_out,
+    many_files,
+    not_items_message,
+    read_pattern,
+    read_responses,
+    select_items,
+)
 from latentvi.cli.saved import MODEL_FILE
 from latentvi.estimate import decimals_for
 
 __all__ = [
     "criteria_line",
-    "default_out",
     "fit_summary",
-    "many_files",
     "persons_line",
     "run_fit",
     "save_plots",
-    "versions",
 ]
 
 # fit.json lists the labels of at most this many dropped persons (n_dropped counts them all): a
@@ -76,23 +79,6 @@ def run_fit(args):
         print(f"\n{criteria_line(criteria)}  ({seconds:.1f} s)\n{persons_line(summary)}\n"
               f"wrote {out}/")
     return 0
-
-
-def many_files(path):
-    """Whether the data argument names several files (a folder or a glob): read as a stream."""
-    return pathlib.Path(path).is_dir() or glob.has_magic(str(path))
-
-
-def default_out(path, suffix):
-    """`<data><suffix>` beside the data: beside a folder for a folder, beside the folder the
-    files are in for a glob (the result must not match the glob)."""
-    path = pathlib.Path(path)
-    if not many_files(path):
-        return path.with_name(f"{path.stem}{suffix}")
-    folder = path.absolute() if path.is_dir() else path.absolute().parent
-    while glob.has_magic(str(folder)):
-        folder = folder.parent
-    return folder.parent / f"{folder.name}{suffix}"
 
 
 def _open_stream(args):
@@ -239,18 +225,6 @@ def persons_line(summary):
     if summary["n_dropped"]:
         line += f", {summary['n_dropped']:,} dropped ({summary['dropped_reason']})"
     return line
-
-
-def versions():
-    """The versions of Python and of the packages a fit depends on (None if not installed)."""
-    from importlib import metadata
-    found = {"python": platform.python_version()}
-    for name in ("latentvi", "tensorflow", "tensorflow-probability", "keras", "numpy", "pandas"):
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            found[name] = None
-    return found
 
 
 def save_plots(model, out):

@@ -1,18 +1,20 @@
-"""Reading the user's tables: responses, the person id, the item columns and a pattern.
+"""Reading the user's tables: responses, the person id, the item columns and a pattern; where
+a command's data argument names several files, and where its results go by default.
 
 The reader is chosen by the file suffix (CSV, TSV, text, Parquet, Excel). A text file whose
 header shows another separator than its suffix's (';' in a European spreadsheet's .csv) is read
 again with that one. Every problem is an `InputError` phrased in the command's flags.
 """
 
+import glob
 import importlib.util
 import pathlib
 import re
 
 from latentvi.cli.messages import InputError, ignore
 
-__all__ = ["ITEM_TYPES", "not_items_message", "read_pattern", "read_responses", "read_table",
-           "select_items"]
+__all__ = ["ITEM_TYPES", "default_out", "many_files", "not_items_message", "read_pattern",
+           "read_responses", "read_table", "select_items"]
 
 ITEM_TYPES = ("binary", "graded")
 
@@ -252,3 +254,20 @@ def read_pattern(path):
     if numeric.isna().any().any() or not numeric.isin((0, 1)).all().all():
         raise InputError(f"pattern {path.name} must hold only 0 and 1")
     return numeric.astype(int)
+
+
+def many_files(path):
+    """Whether the data argument names several files (a folder or a glob): read as a stream."""
+    return pathlib.Path(path).is_dir() or glob.has_magic(str(path))
+
+
+def default_out(path, suffix):
+    """`<data><suffix>` beside the data: beside a folder for a folder, beside the folder the
+    files are in for a glob (the result must not match the glob)."""
+    path = pathlib.Path(path)
+    if not many_files(path):
+        return path.with_name(f"{path.stem}{suffix}")
+    folder = path.absolute() if path.is_dir() else path.absolute().parent
+    while glob.has_magic(str(folder)):
+        folder = folder.parent
+    return folder.parent / f"{folder.name}{suffix}"

@@ -2,7 +2,7 @@
 
 from latentvi._files import staged_file
 from latentvi.cli.messages import InputError, notes, reported_warnings
-from latentvi.cli.reading import read_responses
+from latentvi.cli.reading import default_out, many_files, read_responses
 
 __all__ = ["MODEL_FILE", "load_model_file", "run_info", "run_score"]
 
@@ -12,7 +12,6 @@ MODEL_FILE = "model.lvirt"
 def run_score(args):
     """Scores the persons of `args.data` on the model's items; writes the scores CSV (or
     Parquet, streamed, with --stream or for a folder or glob of files)."""
-    from latentvi.cli.fit import default_out, many_files
     streamed = bool(getattr(args, "stream", False)) or many_files(args.data)
     out = args.out or default_out(args.data, "_scores.parquet" if streamed else "_scores.csv")
     if out.exists() and not args.force:

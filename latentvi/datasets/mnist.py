@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from latentvi._checks import one_of
+from latentvi._checks import one_of, resolve_seed
 from latentvi._files import atomic_write
 from latentvi.datasets.idx import read_idx
 
@@ -134,7 +134,7 @@ def dynamic_binarization(x, batch_size=128, shuffle=True, seed=None):
     import tensorflow as tf  # the loaders above need only NumPy
 
     x = np.asarray(x, np.float32)
-    seed = int(np.random.default_rng().integers(2**31)) if seed is None else int(seed)
+    seed = resolve_seed(seed)
     images = tf.data.Dataset.from_tensor_slices(x)
     if shuffle:
         images = images.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)

@@ -18,12 +18,11 @@ from latentvi.irt.item_parameters import ItemParameters
 from latentvi.irt.items import ItemGroup, ItemType
 from latentvi.irt.likelihood import ItemResponse, ItemSlopes
 from latentvi.irt.limited_information import M2, FitStatistics
-from latentvi.irt.model import ItemFactorModel
+from latentvi.irt.model import ItemFactorModel, load
 from latentvi.irt.model_comparison import anova
 from latentvi.irt.report import report
 from latentvi.irt.responses import Responses, apply_category_map, encode_responses
 from latentvi.irt.rotation import Rotation, rotate
-from latentvi.irt.saving import load
 from latentvi.irt.score_methods import empirical_rxx
 from latentvi.irt.screening import SuspiciousColumns
 from latentvi.irt.simulate import simulate, simulate_groups

@@ -78,7 +78,7 @@ from scipy.stats import chi2
 from latentvi.irt.limited_information import grid
 from latentvi.irt.score_methods import codes_of
 
-__all__ = ["s_x2"]
+__all__ = ["collapse_cells", "s_x2"]
 
 N_POINTS = 61        # mirt's select_quadpts(1)
 THETA_LIMIT = 6.0    # mirt's theta_lim = c(-6, 6)

@@ -20,7 +20,7 @@ import tensorflow_probability as tfp
 from latentvi._checks import positive_int
 from latentvi.irt import items as item_types
 from latentvi.irt.constraints import Ties
-from latentvi.likelihoods import _Likelihood
+from latentvi.likelihoods import Likelihood
 
 tfd = tfp.distributions
 
@@ -101,7 +101,7 @@ class ItemSlopes(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable("latentvi.irt")
-class ItemResponse(_Likelihood):
+class ItemResponse(Likelihood):
     """Items of any registered types: x_j in 0..K_j-1 given the linear predictor eta_j.
 
     Args:

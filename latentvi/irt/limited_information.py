@@ -41,7 +41,7 @@ from numpy.polynomial.hermite_e import hermegauss
 from scipy.optimize import brentq
 from scipy.stats import chi2, ncx2, norm, qmc
 
-__all__ = ["M2", "FitStatistics", "grid", "limited_information_fit"]
+__all__ = ["M2", "NODES", "FitStatistics", "grid", "limited_information_fit"]
 
 NODES = {1: 61, 2: 31, 3: 15}
 QMC_POINTS = 2 ** 13  # beyond 3 factors; see `grid`

@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 
 from latentvi._checks import non_negative_int, one_of, positive_int
-from latentvi.convergence import ConvergenceWarning
 from latentvi.estimate import MonteCarloEstimate
 from latentvi.irt import (
     adaptive_sampling,
+    fit_checks,
     item_fit,
     multiple_group,
     person_fit,
@@ -58,9 +58,8 @@ from latentvi.irt.responses import (
 from latentvi.irt.screening import check_max_categories, check_missing_codes
 from latentvi.irt.standard_errors import METHODS, standard_errors
 from latentvi.irt.start import starting_values
-from latentvi.progress import Progress
 
-__all__ = ["ItemFactorModel"]
+__all__ = ["LOGLIK_DRAWS", "SCORE_DRAWS", "ItemFactorModel", "load"]
 
 ROTATIONS = ("oblimin", "geomin", "varimax", None)
 EXACT_CELLS = 50_000_000  # scores and log-likelihoods by quadrature up to this many evaluations
@@ -297,26 +296,19 @@ class ItemFactorModel:
         self.model_.likelihood.constrain(spec.fixed, list(spec.equal.values()), spec.values)
         self._constraint_savings = spec.savings
         self.settings_ = dataclasses.asdict(settings)
-        progress = _progress(n_persons, len(responses.items), settings, verbose)
+        progress = fit_checks.progress(n_persons, len(responses.items), settings, verbose)
         data_stream = (None if stream is None
                        else stream.dataset(settings.batch_size, self.seed, strategy))
         result, rule = training.run(self.model_, responses, settings, self.seed, 0,
                                     list(callbacks or []) + progress, stream=data_stream,
                                     n_persons=n_persons, checkpoint_dir=checkpoint_dir,
                                     strategy=strategy)
-        _check_diverged(result)
+        fit_checks.check_diverged(result)
         self.history_ = result.history
         self.converged_ = None if rule is None else rule.converged
         self.refinement_ = (training.refine(self.model_, responses, self.refine)
                             if stream is None else streamed_fit.no_refinement(self.refine))
-        if rule is not None and not rule.converged:
-            warnings.warn(
-                f"the fit did not converge within max_steps={settings.max_steps}: its best "
-                f"bound was still rising by more than tol={settings.tol} nats per person every "
-                f"few {settings.check_steps}-step checks (see history_['monitor_bound']); refit "
-                f"with a larger max_steps (or a larger tol), and check the model (number of "
-                f"factors, items with few answers)",
-                ConvergenceWarning, stacklevel=2)
+        fit_checks.warn_unconverged(rule, settings, stacklevel=2)
         self.category_map_ = responses.category_map
         self.n_persons_ = n_persons
         self.dropped_persons_ = (responses.dropped if stream is None
@@ -951,19 +943,13 @@ class ItemFactorModel:
                 f"{kind}, rotation={self.rotation!r}, iw_samples={self.iw_samples})")
 
 
-def _check_diverged(result):
-    """Raises when a fit diverged before any check ended finite (nothing to keep)."""
-    if result.diverged_epoch is not None and result.best_epoch is None:
-        raise FloatingPointError(
-            f"the fit diverged in its first check (epoch {result.diverged_epoch}): the bound "
-            f"was not finite; check the data (items with extreme answers), or lower the "
-            f"learning rate with a smaller batch_size or iw_samples")
+def load(path):
+    """Reads a file written by `ItemFactorModel.save`; returns the fitted `ItemFactorModel`.
 
-
-def _progress(n_persons, n_items, settings, verbose):
-    """The fit's progress callbacks: none for verbose=0, else one `Progress` line."""
-    verbose = one_of(verbose, (0, 1, 2), "verbose")
-    if verbose == 0:
-        return []
-    return [Progress(f"{n_persons:,} persons x {n_items} items", verbose=verbose,
-                     epoch_name="check" if settings.epochs is None else "epoch")]
+    Raises:
+      TypeError: `path` is not a path.
+      FileNotFoundError: no file at `path`.
+      ValueError: a folder, a file that is not a saved model, one written by a newer latentvi
+        (upgrade to read it), or a damaged one (cut short, altered bytes, missing parts).
+    """
+    return saving.load(path, ItemFactorModel)

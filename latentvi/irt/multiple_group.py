@@ -18,16 +18,15 @@ Without any, the groups are fitted as separate models on one scale each (configu
 """
 
 import dataclasses
-import warnings
 
 import numpy as np
 import pandas as pd
 import tensorflow as tf
 
 from latentvi._checks import one_of, positive_int
-from latentvi.convergence import ConvergenceWarning
 from latentvi.irt import (
     adaptive_sampling,
+    fit_checks,
     group_information,
     quadrature,
     scoring,
@@ -40,6 +39,7 @@ from latentvi.irt.items import get as get_item_type
 from latentvi.irt.parameter_table import prior_lists
 from latentvi.irt.parameters import check_n_factors
 from latentvi.irt.person_covariates import read_covariates
+from latentvi.irt.reported_jacobian import add_item_parameters, block_jacobians, picked_rows
 from latentvi.irt.responses import encode_responses, grouped_by_type, item_types, select_items
 from latentvi.irt.start import starting_values
 
@@ -241,7 +241,6 @@ def build(est, prepared, equal_slopes, equal_others):
 def fit(estimator, data, group, covariates, epochs=None, batch_size=None, verbose=1,
         callbacks=None, max_steps=None, tol=None, checkpoint_dir=None):
     """Fits `estimator` (an ItemFactorModel) with groups and / or covariates; returns it."""
-    from latentvi.irt.model import _check_diverged, _progress
     if streaming.is_file_source(data):
         raise NotImplementedError("a multiple-group or latent-regression fit reads a "
                                   "DataFrame; fitting files is for single-group models")
@@ -251,18 +250,15 @@ def fit(estimator, data, group, covariates, epochs=None, batch_size=None, verbos
     est.model_ = build(est, prepared, *equal_items(prepared.keywords, prepared.anchored,
                                                    len(responses.items)))
     est.settings_ = dataclasses.asdict(settings)
-    progress = _progress(*responses.codes.shape, settings, verbose)
+    progress = fit_checks.progress(*responses.codes.shape, settings, verbose)
     result, rule = training.run(est.model_, prepared.augmented, settings, est.seed, 0,
                                 list(callbacks or []) + progress,
                                 checkpoint_dir=checkpoint_dir)
-    _check_diverged(result)
+    fit_checks.check_diverged(result)
     est.history_ = result.history
     est.converged_ = None if rule is None else rule.converged
     est.refinement_ = refine(est.model_, prepared, est.refine)
-    if rule is not None and not rule.converged:
-        warnings.warn(f"the fit did not converge within max_steps={settings.max_steps}; refit "
-                      f"with a larger max_steps (or a larger tol)", ConvergenceWarning,
-                      stacklevel=3)
+    fit_checks.warn_unconverged(rule, settings, stacklevel=3)
     est.category_map_ = responses.category_map
     est.n_persons_ = len(responses.codes)
     est.dropped_persons_ = responses.dropped
@@ -444,8 +440,6 @@ def group_item_parameters(est, group):
 
 
 # -- standard errors --------------------------------------------------------------------------
-_PROBABILITIES = ("g", "u")
-
 
 def reported(est, variables):
     """The reported parameters of a grouped model as labels ((group, item), name),
@@ -465,21 +459,9 @@ def reported(est, variables):
                 for d in np.flatnonzero(free[j]):
                     labels.append(((groups[g], item), f"a{d + 1}"))
                     picks.append((0, (j * n_groups + g) * n_factors + d))
-        for layer, (start, stop) in zip(likelihood.groups, likelihood.slices):
-            found, index = layer.parameter_tensors(), {}
-            for local, copy in enumerate(range(start, stop)):
-                j, g = divmod(copy, n_groups)
-                kind, n_cat = layer.item_type(local), layer.n_categories[local]
-                constant = kind.fixed_parameters(n_cat)
-                for name in kind.parameter_names(n_cat):
-                    if name in constant:
-                        continue
-                    if name not in index:
-                        index[name] = len(blocks)
-                        blocks.append(tf.sigmoid(found[name]) if name in _PROBABILITIES
-                                      else found[name])
-                    labels.append(((groups[g], items[j]), name))
-                    picks.append((index[name], local))
+        add_item_parameters(likelihood, lambda copy: (groups[copy % n_groups],
+                                                      items[copy // n_groups]),
+                            labels, picks, blocks)
         blocks.append(tf.reshape(likelihood.latent("group_means") * signs, [-1]))
         blocks.append(tf.reshape(likelihood.group_covariances()
                                  * signs[:, tf.newaxis] * signs, [-1]))
@@ -498,11 +480,7 @@ def reported(est, variables):
                 for c, covariate in enumerate(covariates):
                     labels.append((("REGRESSION", factor), covariate))
                     picks.append((len(blocks) - 1, d * len(covariates) + c))
-    matrices = [quadrature.jacobian_matrix(tape.jacobian(block, variables), variables,
-                                           int(block.shape[0])) for block in blocks]
-    jacobian = np.array([matrices[block][row] for block, row in picks]).reshape(
-        len(picks), -1)
-    return labels, jacobian
+    return labels, picked_rows(block_jacobians(tape, blocks, variables), picks)
 
 
 def se_tables(est, se):

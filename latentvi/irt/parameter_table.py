@@ -33,12 +33,12 @@ import pandas as pd
 
 from latentvi.irt import items as item_types
 from latentvi.irt.items.base import PRIOR_KINDS
+from latentvi.irt.items.guessing import ASYMPTOTES
 
 __all__ = ["COLUMNS", "ParameterSpec", "fixed_or_none", "parameter_table", "prior_lists",
            "read_parameter_table", "start_slopes"]
 
 COLUMNS = ["item", "name", "value", "lower", "upper", "estimated", "prior", "equal"]
-_PROBABILITIES = ("g", "u")
 
 
 @dataclass
@@ -106,7 +106,7 @@ def parameter_table(parameters, estimated_slopes, priors=None, equal_slopes=Fals
 
 
 def _row(item, name, value, estimated, prior, equal):
-    low, high = (0.0, 1.0) if name in _PROBABILITIES else (-np.inf, np.inf)
+    low, high = (0.0, 1.0) if name in ASYMPTOTES else (-np.inf, np.inf)
     return [item, name, float(value), low, high, bool(estimated),
             None if prior is None else tuple(prior), equal]
 

@@ -20,6 +20,8 @@ import math
 
 import numpy as np
 
+from latentvi.irt.rotation import rotate
+
 __all__ = ["LOGISTIC_SCALE", "check_n_factors", "max_exploratory_factors", "n_parameters",
            "orient", "pattern_bound", "rasch_scale", "standardized_loadings"]
 
@@ -61,7 +63,6 @@ def orient(slopes, correlation, method=None, seed=None, normalize=False):
     if method is None:
         flip = np.diag(np.where(slopes.sum(axis=0) < 0, -1.0, 1.0))
         return flip, slopes @ flip, flip @ np.asarray(correlation, float) @ flip, True
-    from latentvi.irt.rotation import rotate
     rotation = rotate(standardized_loadings(slopes), method=method, normalize=normalize,
                       seed=seed)
     loadings = np.asarray(rotation.loadings, float)

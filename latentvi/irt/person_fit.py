@@ -43,7 +43,7 @@ import pandas as pd
 
 from latentvi.irt.score_methods import codes_of
 
-__all__ = ["item_statistics", "person_statistics"]
+__all__ = ["COLUMNS", "finite_scores", "item_statistics", "person_statistics"]
 
 COLUMNS = ["outfit", "z_outfit", "infit", "z_infit", "Zh"]
 MIN_VARIANCE = np.sqrt(1e-5)  # mirt: W[W^2 < 1e-5] <- sqrt(1e-5)

@@ -33,8 +33,9 @@ import scipy.optimize
 import tensorflow as tf
 from numpy.polynomial.hermite_e import hermegauss
 
-__all__ = ["Nodes", "Refinement", "cells", "log_likelihood", "log_marginal", "n_points",
-           "nodes_from_q", "penalized", "posterior_moments", "recentre", "refine"]
+__all__ = ["Nodes", "Refinement", "assign_flat", "cells", "flat", "free_basis", "information",
+           "jacobian_matrix", "log_likelihood", "log_marginal", "n_points", "nodes_from_q",
+           "penalized", "posterior_moments", "recentre", "refine", "values_flat"]
 
 POINTS = {1: 21, 2: 11, 3: 7}  # nodes per factor; see n_points
 MAX_ROUNDS = 6

@@ -30,9 +30,7 @@ import io
 import math
 import numbers
 import pathlib
-import platform
 import warnings
-from importlib import metadata
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -41,14 +39,13 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from latentvi._files import atomic_write
+from latentvi._versions import versions
 from latentvi.irt import streaming
 from latentvi.irt.responses import apply_category_map
 
 __all__ = ["SECTIONS", "Outcome", "ReportInputs", "collect", "render", "report"]
 
 SECTIONS = ("summary", "convergence", "items", "factor-correlations", "fit", "curves", "scores")
-VERSIONED = ("latentvi", "tensorflow", "tensorflow-probability", "keras", "numpy", "pandas",
-             "matplotlib")
 DIGITS = 3
 SAMPLE_SCORES = 100_000  # persons whose scores a report on files shows (a random sample)
 DPI = 100
@@ -210,17 +207,6 @@ def fit_settings(model):
     }
     settings.update({f"fit {name}": value for name, value in model.settings_.items()})
     return settings
-
-
-def versions():
-    """Python's version and those of the packages a fit depends on (None if not installed)."""
-    found = {"python": platform.python_version()}
-    for name in VERSIONED:
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            found[name] = None
-    return found
 
 
 def curve_figures(model):

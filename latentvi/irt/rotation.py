@@ -31,7 +31,7 @@ from scipy import optimize
 
 from latentvi._checks import one_of, positive_float, positive_int
 
-__all__ = ["CRITERIA", "Rotation", "rotate"]
+__all__ = ["CRITERIA", "Rotation", "geomin", "oblimin", "random_orthogonal", "rotate", "varimax"]
 
 # Random starts for geomin, whose criterion has local minima (Browne 2001); oblimin and varimax
 # start from the identity only, as GPArotation does by default.

@@ -48,7 +48,7 @@ import tensorflow as tf
 from latentvi.evaluation import compiled
 from latentvi.irt.quadrature import flat, jacobian_matrix
 
-__all__ = ["SampledInformation", "sampled_information"]
+__all__ = ["NUM_SAMPLES", "SampledInformation", "item_prior", "sampled_information"]
 
 NUM_SAMPLES = 32      # draws per person, split into two halves of 16
 CHUNK_CELLS = 2**23   # draws x persons x items per chunk
@@ -115,7 +115,7 @@ def sampled_information(model, codes, mask, variables, num_samples=NUM_SAMPLES, 
         outer += scores.T @ (scores * counts[rows, np.newaxis])
         gradient += counts[rows] @ _debiased(scores, parts)
     expand = layout.expand
-    prior_gradient, prior_information = _item_prior(model, variables)
+    prior_gradient, prior_information = item_prior(model, variables)
     halves = tuple(expand(h) + prior_information for h in halves)
     full = np.zeros(owners.shape[1])
     full[active] = gradient
@@ -123,7 +123,7 @@ def sampled_information(model, codes, mask, variables, num_samples=NUM_SAMPLES, 
                               full + prior_gradient)
 
 
-def _item_prior(model, variables):
+def item_prior(model, variables):
     """The gradient [W] and minus the Hessian [W, W] of the items' log-prior (zeros without
     priors), by plain autodiff: the prior is a small function of the weights."""
     size = sum(int(np.prod(v.shape)) for v in variables)

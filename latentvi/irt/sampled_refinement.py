@@ -40,7 +40,7 @@ import tensorflow as tf
 
 from latentvi.evaluation import compiled
 from latentvi.irt import quadrature
-from latentvi.irt.sampled_information import NUM_SAMPLES, _item_prior, sampled_information
+from latentvi.irt.sampled_information import NUM_SAMPLES, item_prior, sampled_information
 
 __all__ = ["SampledRefinement", "newton_refine"]
 
@@ -127,7 +127,7 @@ def _debiased_score(model, codes, mask, variables, num_samples, seed):
         x = tf.constant(codes[start:start + chunk], tf.float32)
         m = tf.constant(mask[start:start + chunk], tf.float32)
         total += step(x, m, tf.constant(num_samples), tf.constant([seed + 7919, start])).numpy()
-    return total + _item_prior(model, variables)[0]
+    return total + item_prior(model, variables)[0]
 
 
 def _score_function(model_ref, variables):

@@ -4,6 +4,10 @@ The file is a zip archive holding the fitted network as a Keras `.keras` file (w
 architecture, optimizer state) and `estimator.json`: the model's settings, the category map and
 every fitted table (items_, factor_corr_, history_, ...), written with exact float round trips.
 Nothing is pickled, so loading a file cannot run code.
+
+This module sits below the estimator: `save` reads a fitted model's attributes, and `load`
+restores them onto a new instance of the class it is given (`latentvi.irt.load` gives
+`ItemFactorModel`).
 """
 
 import json
@@ -67,8 +71,9 @@ def save(estimator, path, overwrite=False):
     os.replace(partial, path)  # a crash mid-write never leaves a half-written file at `path`
 
 
-def load(path):
-    """Reads a file written by `ItemFactorModel.save`; returns the fitted model.
+def load(path, estimator_class):
+    """Reads a file written by `ItemFactorModel.save`; returns the fitted model, an instance
+    of `estimator_class` (`ItemFactorModel`) made from the saved settings.
 
     Raises:
       TypeError: `path` is not a path.
@@ -86,7 +91,7 @@ def load(path):
         raise FileNotFoundError(f"no saved model at {path}")
     state, network = _read_archive(path)
     try:
-        return _estimator(state, network)
+        return _estimator(state, network, estimator_class)
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as error:
         raise ValueError(f"{path} is damaged: its settings cannot be read back "
                          f"({type(error).__name__}: {error}); save the model again") from None
@@ -140,12 +145,11 @@ def _network(file, state, path):
                          f"({type(error).__name__}); save the model again") from None
 
 
-def _estimator(state, network):
-    """The fitted ItemFactorModel that `state` and `network` describe."""
-    from latentvi.irt.model import ItemFactorModel  # the estimator sits a layer above
+def _estimator(state, network, estimator_class):
+    """The fitted `estimator_class` instance that `state` and `network` describe."""
     settings = {name: _restore(value) for name, value in state["settings"].items()}
     pattern = None if state["pattern"] is None else _unframe(state["pattern"])
-    estimator = ItemFactorModel(pattern=pattern, **settings)
+    estimator = estimator_class(pattern=pattern, **settings)
     estimator.model_ = network
     estimator.converged_ = None  # files from before the convergence rule do not record it
     for name, table in state["frames"].items():

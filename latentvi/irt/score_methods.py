@@ -53,7 +53,7 @@ import pandas as pd
 from numpy.polynomial.hermite_e import hermegauss
 from scipy.special import logsumexp
 
-__all__ = ["METHODS", "checked_codes", "eap_sum", "empirical_rxx", "marginal_rxx",
+__all__ = ["METHODS", "checked_codes", "codes_of", "eap_sum", "empirical_rxx", "marginal_rxx",
            "pattern_scores", "plausible_values", "summed_score_likelihood"]
 
 METHODS = ("map", "ml", "wle", "eap")

@@ -47,6 +47,7 @@ import scipy.linalg
 import tensorflow as tf
 
 from latentvi.irt import group_information, multiple_group, quadrature
+from latentvi.irt.reported_jacobian import add_item_parameters, block_jacobians, picked_rows
 from latentvi.irt.rotation import CRITERIA
 from latentvi.irt.rotation_jacobian import rotation_jacobian
 from latentvi.irt.sampled_information import NUM_SAMPLES, sampled_information
@@ -55,7 +56,6 @@ from latentvi.irt.scoring import unique_patterns
 __all__ = ["METHODS", "StandardErrors", "standard_errors"]
 
 METHODS = ("observed", "sandwich", "crossprod")
-_PROBABILITIES = ("g", "u")
 _UNUSED = 1e-12
 DISTANCE_WARNING = 0.5  # SEs (RMS) from the maximum beyond which standard_errors warns
 MC_TARGET = 0.01   # relative Monte Carlo SD of the SEs that automatic draws aim below
@@ -365,20 +365,7 @@ def _reported(estimator, variables):
                 for d in range(n_factors):
                     labels.append((item, f"a{d + 1}"))
                     picks.append((0, j * n_factors + d))
-        for group, (start, stop) in zip(likelihood.groups, likelihood.slices):
-            found, index = group.parameter_tensors(), {}
-            for local, j in enumerate(range(start, stop)):
-                kind = group.item_type(local)
-                constant = kind.fixed_parameters(group.n_categories[local])
-                for name in kind.parameter_names(group.n_categories[local]):
-                    if name in constant:
-                        continue
-                    if name not in index:
-                        index[name] = len(blocks)
-                        value = found[name]
-                        blocks.append(tf.sigmoid(value) if name in _PROBABILITIES else value)
-                    labels.append((items[j], name))
-                    picks.append((index[name], local))
+        add_item_parameters(likelihood, items.__getitem__, labels, picks, blocks)
         names = estimator.factor_names_
         if rasch:
             blocks.append(tf.square(slopes[0]))
@@ -392,13 +379,10 @@ def _reported(estimator, variables):
                 for e in range(d):
                     labels.append(("GROUP", f"COV_{d + 1}{e + 1}"))
                     picks.append((len(blocks) - 1, d * len(names) + e))
-    matrices = [quadrature.jacobian_matrix(tape.jacobian(block, variables), variables,
-                                           int(block.shape[0])) for block in blocks]
+    matrices = block_jacobians(tape, blocks, variables)
     if rotated:
         _through_rotation(estimator, slopes.numpy(), matrices, labels, picks)
-    jacobian = np.array([matrices[block][row] for block, row in picks]).reshape(
-        len(picks), -1)
-    return labels, jacobian
+    return labels, picked_rows(matrices, picks)
 
 
 def _through_rotation(estimator, slopes, matrices, labels, picks):

@@ -31,7 +31,7 @@ from scipy import stats
 
 from latentvi.irt.parameters import LOGISTIC_SCALE
 
-__all__ = ["Start", "starting_values"]
+__all__ = ["Start", "pairwise_correlation", "principal_axes", "starting_values"]
 
 MAX_ROWS = 50_000  # correlations from a random subset: a start needs two decimals, not four
 MAX_COMMUNALITY = 0.9  # keeps 1 / sqrt(1 - h^2) <= 3.2 for items that are nearly determined

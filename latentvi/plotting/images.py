@@ -12,8 +12,10 @@ import numpy as np
 from matplotlib.figure import Figure
 
 __all__ = [
+    "decoded_means",
     "latent_grid",
     "latent_scatter",
+    "posterior_means",
     "prior_samples",
     "reconstructions",
     "training_curves",

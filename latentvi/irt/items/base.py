@@ -17,7 +17,9 @@ An item type owns everything about one kind of item, so that its math lives in o
 
 Every item type shares the slopes a (one per factor, `ItemSlopes`): eta = a . theta. To add an
 item type, subclass `ItemType` and `ItemGroup` in one module and register the type
-(`latentvi.irt.items.register`); docs/psychometrics.md shows a worked example.
+(`register`, also `latentvi.irt.items.register`); docs/psychometrics.md shows a worked example.
+The registry (`register`, `get`, `names`) lives here, beside the classes it holds, so that an
+`ItemGroup` finds its items' types by name without importing the package above it.
 """
 
 import keras
@@ -27,10 +29,11 @@ import tensorflow_probability as tfp
 
 from latentvi.irt.constraints import Ties
 
-__all__ = ["PRIOR_KINDS", "ItemGroup", "ItemType", "log_density"]
+__all__ = ["PRIOR_KINDS", "ItemGroup", "ItemType", "get", "log_density", "names", "register"]
 
 tfd = tfp.distributions
 
+_REGISTRY = {}  # item types by name and alias
 _STEP = 1e-5  # central-difference step in eta: error ~ step^2 * P''' ~ 1e-10
 
 
@@ -129,6 +132,29 @@ class ItemType:
         return hash(type(self))
 
 
+def register(item_type):
+    """Makes `item_type` (an `ItemType` instance) available under its name and aliases."""
+    if not isinstance(item_type, ItemType) or not item_type.name:
+        raise TypeError(f"register expects an ItemType instance with a name; got {item_type!r}")
+    for name in (item_type.name, *item_type.aliases):
+        _REGISTRY[name] = item_type
+    return item_type
+
+
+def get(name):
+    """The registered item type called `name` (or an `ItemType` instance, returned as is)."""
+    if isinstance(name, ItemType):
+        return name
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown item type {name!r}; expected one of {names()}")
+    return _REGISTRY[name]
+
+
+def names():
+    """Every accepted item-type name, aliases included."""
+    return sorted(_REGISTRY, key=str.lower)
+
+
 class ItemGroup(keras.layers.Layer):
     """The fitted weights of all items of one type in a model, and their log-likelihood.
 
@@ -160,7 +186,6 @@ class ItemGroup(keras.layers.Layer):
 
     def item_type(self, j):
         """The `ItemType` of the group's item j."""
-        from latentvi.irt.items import get
         return get(self.types[j])
 
     def weight_entry(self, j, name):

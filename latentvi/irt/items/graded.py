@@ -26,7 +26,7 @@ import tensorflow_probability as tfp
 from scipy.special import expit
 
 from latentvi.irt.constraints import WeightRef
-from latentvi.irt.items.base import ItemGroup, ItemType
+from latentvi.irt.items.base import ItemGroup, ItemType, register
 
 __all__ = ["Graded", "GradedItems", "TwoPL", "interval_log_prob"]
 
@@ -217,3 +217,7 @@ def interval_log_prob(upper, lower, gap=None):
     """
     gap = upper - lower if gap is None else gap
     return tf.math.log_sigmoid(upper) + tf.math.log_sigmoid(-lower) + tfp.math.log1mexp(gap)
+
+
+register(TwoPL())
+register(Graded())

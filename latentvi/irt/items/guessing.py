@@ -40,10 +40,12 @@ import tensorflow_probability as tfp
 from scipy.special import expit, logit
 
 from latentvi.irt.constraints import WeightRef
-from latentvi.irt.items import register
-from latentvi.irt.items.base import ItemGroup, ItemType
+from latentvi.irt.items.base import ItemGroup, ItemType, register
 
-__all__ = ["FourPL", "GuessingItems", "ThreePL"]
+__all__ = ["ASYMPTOTES", "FourPL", "GuessingItems", "ThreePL"]
+
+# The parameters fitted on the logit scale and reported (and bounded in tables) as probabilities.
+ASYMPTOTES = ("g", "u")
 
 # mirt's starting asymptotes (R/04-PrepData.R: guess 0 -> .15 for '3PL'/'4PL', upper 1 -> .85
 # for '4PL'), so that a fit started from mirt's values starts where mirt does.

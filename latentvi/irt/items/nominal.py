@@ -30,8 +30,7 @@ import tensorflow as tf
 from scipy.special import expit, softmax
 
 from latentvi.irt.constraints import WeightRef
-from latentvi.irt.items import register
-from latentvi.irt.items.base import ItemGroup, ItemType
+from latentvi.irt.items.base import ItemGroup, ItemType, register
 
 __all__ = ["Nominal", "NominalItems"]
 

@@ -33,8 +33,7 @@ import tensorflow as tf
 from scipy.special import expit, log_softmax
 
 from latentvi.irt.constraints import WeightRef
-from latentvi.irt.items import register
-from latentvi.irt.items.base import ItemGroup, ItemType
+from latentvi.irt.items.base import ItemGroup, ItemType, register
 
 __all__ = ["GPCM", "PartialCreditItems", "Rasch"]
 

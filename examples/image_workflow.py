@@ -1,9 +1,11 @@
-"""The image-VAE workflow shared by the MNIST examples: data, test figures, saved plots.
+"""The image-VAE workflow shared by examples/mnist_vae.py and examples/fashion_mnist_conv_vae.py:
+command-line options, data, test numbers and saved figures. Example code, not part of latentvi;
+the scripts import it from beside them.
 
     (x_train, y_train), (x_test, y_test) = load_images("fashion", n_train=15000)
     model = latentvi.models.conv_vae()
     result = model.fit(dynamic_binarization(x_train, 128), epochs=5, validation_data=x_test)
-    test_report(model, x_test, n_logpx=500)
+    report_test_set(model, x_test, n_logpx=500)
     save_figures(model, result.history, x_test, y_test, class_names("fashion"), "out/")
 """
 
@@ -21,7 +23,7 @@ from latentvi.plotting.images import (
     training_curves,
 )
 
-__all__ = ["example_parser", "load_images", "run_example", "save_figures", "test_report"]
+__all__ = ["example_parser", "load_images", "report_test_set", "run_example", "save_figures"]
 
 
 def example_parser(description, epochs, out, variant, n_train, n_logpx):
@@ -64,7 +66,7 @@ def load_images(variant, data_dir=None, n_train=0, n_test=0, held_out=2000):
     return (x_train, y_train), (x_test, y_test)
 
 
-def test_report(model, x_test, n_logpx=500, iw_samples=5000, seed=0):
+def report_test_set(model, x_test, n_logpx=500, iw_samples=5000, seed=0):
     """Prints and returns the test negative ELBO (all images) and -log p(x) (first n_logpx)."""
     negative_elbo = -float(evaluate(model, x_test, seed=seed)["bound"])
     subset = x_test[:n_logpx]
@@ -76,8 +78,6 @@ def test_report(model, x_test, n_logpx=500, iw_samples=5000, seed=0):
           f"({time.perf_counter() - start:.0f} s)")
     return {"negative_elbo": negative_elbo, "negative_log_px": float(-log_px.mean())}
 
-
-test_report.__test__ = False  # a report, not a pytest test
 
 
 def save_figures(model, history, x_test, y_test, names, out):
@@ -105,7 +105,7 @@ def run_example(model, args):
     train = dynamic_binarization(x_train, args.batch_size, seed=args.seed)
     result = model.fit(train, epochs=args.epochs, validation_data=x_test, seed=args.seed,
                        verbose=2)
-    numbers = test_report(model, x_test, args.n_logpx, args.iw_samples, args.seed)
+    numbers = report_test_set(model, x_test, args.n_logpx, args.iw_samples, args.seed)
     numbers["figures"] = save_figures(model, result.history, x_test, y_test,
                                       class_names(args.variant), args.out)
     return numbers
