@@ -118,7 +118,7 @@ class FlowPosterior(Posterior):
 
     nested_layers = ("base",)
 
-    def __init__(self, base, n_layers=4, hidden_units=(128,), activation="relu", **kwargs):
+    def __init__(self, base, n_layers=8, hidden_units=(128,), activation="relu", **kwargs):
         if not isinstance(base, GaussianPosterior):
             raise TypeError(f"base must be a latentvi.GaussianPosterior, got "
                             f"{type(base).__name__}")

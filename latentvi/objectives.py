@@ -60,7 +60,8 @@ class Objective:
       and runs under XLA; `mask` (boolean, True = observed) may be None.
     - `loss(...)`: (terms, scalar loss) whose gradient training follows; the default is minus
       the mean bound. Override it to train on something other than the reported bound (as
-      `ELBO(beta=...)` does) while the history still reports the bound.
+      `ELBO(beta=...)` does) while the history still reports the bound (its `loss` column
+      is minus the bound, whatever `loss` returns).
     - `gradients(...)`: (terms, gradients for `model.trainable_variables`); the default
       differentiates `loss` plus the model's penalties. Override it for estimators that are
       not the gradient of a loss (as `IWAE(gradient='dreg')` does).

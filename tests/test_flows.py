@@ -143,7 +143,8 @@ def test_flow_beats_the_gaussian_on_a_non_gaussian_posterior():
     for kind in ("gaussian", "flow"):
         keras.utils.set_random_seed(1)
         base = lv.GaussianPosterior(lv.networks.mlp((32, 32)), latent_dim=2)
-        posterior = base if kind == "gaussian" else lv.FlowPosterior(base, hidden_units=(32,))
+        posterior = (base if kind == "gaussian"
+                     else lv.FlowPosterior(base, n_layers=4, hidden_units=(32,)))
         # The likelihood is fixed (no weights): only q is learned, so the ELBO's gap to the
         # exact log p(x) is the KL from q to the true posterior.
         model = lv.LatentModel(lv.StandardNormal(2), lv.NormalLikelihood(ProductDecoder(), scale=noise),

@@ -168,9 +168,10 @@ def training_curves(history, ax=None):
 
 # -- shared pieces ----------------------------------------------------------------------------
 def posterior_means(model, x, batch_size=1000):
-    """E[z | x] for every row of x, as a NumPy array [n, latent_dim]."""
+    """E[z | x] for every row of x, as a NumPy array [n, latent_dim] (the posterior's point
+    summary, `Posterior.location`: the mean for a Gaussian q)."""
     x = np.asarray(x, np.float32)
-    parts = [model.encode(x[i:i + batch_size]).mean().numpy()
+    parts = [np.asarray(model.posterior.location(x[i:i + batch_size]))
              for i in range(0, len(x), int(batch_size))]
     return np.concatenate(parts)
 
