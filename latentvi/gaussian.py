@@ -16,11 +16,26 @@ import tensorflow_probability as tfp
 
 tfd = tfp.distributions
 
-__all__ = ["GaussianTriL"]
+__all__ = ["GaussianDiag", "GaussianTriL"]
+
+
+class GaussianDiag(tfd.MultivariateNormalDiag):
+    """`tfd.MultivariateNormalDiag(loc, scale_diag)` whose draws come from `_noise`."""
+
+    # TransformedDistribution overrides _call_sample_n and never calls _sample_n.
+    _call_sample_n = tfd.Distribution._call_sample_n
+
+    def _sample_n(self, n, seed=None):
+        scale = self.scale.diag
+        shape = tf.concat([[n], tf.broadcast_dynamic_shape(tf.shape(self.loc),
+                                                           tf.shape(scale))], 0)
+        return self.loc + scale * _noise(shape, seed, scale.dtype)
 
 
 class GaussianTriL(tfd.MultivariateNormalTriL):
     """`tfd.MultivariateNormalTriL(loc, scale_tril)` with the faster `log_prob` above."""
+
+    _call_sample_n = tfd.Distribution._call_sample_n
 
     def _log_prob(self, x):
         scale = self.scale.to_dense()
@@ -36,9 +51,15 @@ class GaussianTriL(tfd.MultivariateNormalTriL):
         scale = self.scale.to_dense()
         shape = tf.concat([[n], tf.broadcast_dynamic_shape(tf.shape(self.loc),
                                                            tf.shape(scale)[:-1])], 0)
-        noise = tf.random.stateless_normal(shape, seed=tfp.random.sanitize_seed(seed),
-                                           dtype=scale.dtype)
-        return self.loc + _times(scale, noise)
+        return self.loc + _times(scale, _noise(shape, seed, scale.dtype))
+
+
+def _noise(shape, seed, dtype):
+    """Standard normal draws from the Philox generator, named explicitly: compiled by XLA on a
+    CPU, the default algorithm ('auto_select') becomes a loop ten times slower (3.3 ms instead
+    of 0.34 ms for 128 x 50 draws, a third of a training step of Burda et al.'s VAE)."""
+    return tf.random.stateless_normal(shape, seed=tfp.random.sanitize_seed(seed), dtype=dtype,
+                                      alg="philox")
 
 
 def _times(matrix, y):

@@ -176,6 +176,47 @@ class LatentModel(FitMethod, keras.Model):
         self.optimizer.apply(grads, self.trainable_variables)
         return self._update_trackers(terms)
 
+    def make_train_function(self, force=False):
+        """With XLA and steps_per_execution = s > 1, runs s steps in ONE compiled call.
+
+        Keras runs each step as its own XLA call from an uncompiled loop, which costs about 1 ms
+        a step on a CPU (a fifth of a small VAE's step). Here s full batches are stacked and a
+        tf.while_loop inside one XLA program takes them in turn; a shorter or ragged tail (the
+        last batches of an epoch) runs one step per call.
+        """
+        spe = self.steps_per_execution
+        if ((self.train_function is not None and not force) or spe == 1 or not self.jit_compile
+                or tf.distribute.get_strategy().num_replicas_in_sync > 1):
+            return super().make_train_function(force)
+        single = tf.function(self.train_step, jit_compile=True, reduce_retracing=True)
+
+        @tf.function(jit_compile=True, reduce_retracing=True)
+        def block(stacked):
+            def body(i):
+                self.train_step(tf.nest.map_structure(lambda t: t[i], stacked))
+                return (i + 1,)
+            tf.while_loop(lambda i: i < spe, body, (tf.constant(0),))
+            return {m.name: m.result() for m in self.metrics}
+
+        def function(iterator):
+            batches = []
+            for _ in range(spe):
+                try:
+                    batches.append(next(iterator))
+                except (StopIteration, tf.errors.OutOfRangeError):
+                    break
+            if not batches:
+                raise StopIteration
+            if len(batches) == spe and len({tuple(tuple(t.shape) for t in tf.nest.flatten(b))
+                                            for b in batches}) == 1:
+                return block(tf.nest.map_structure(lambda *t: tf.stack(t), *batches))
+            for data in batches:
+                logs = single(data)
+            return logs
+
+        self.train_function = function
+        return function
+
     def test_step(self, data):
         x, mask = unpack(data)
         terms = self.objective(self, x, mask=mask, seed=self.next_seed(), training=False)

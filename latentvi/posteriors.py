@@ -11,7 +11,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from latentvi._checks import one_of, positive_int
-from latentvi.gaussian import GaussianTriL
+from latentvi.gaussian import GaussianDiag, GaussianTriL
 
 tfd = tfp.distributions
 
@@ -136,7 +136,7 @@ class GaussianPosterior(Posterior):
         outputs = self.head(features)
         loc, raw_scale = outputs[..., :self.latent_dim], outputs[..., self.latent_dim:]
         if self.covariance == "diag":
-            return tfd.MultivariateNormalDiag(loc=loc, scale_diag=_positive(raw_scale))
+            return GaussianDiag(loc=loc, scale_diag=_positive(raw_scale))
         return GaussianTriL(loc=loc, scale_tril=_scale_tril(raw_scale))
 
     def distribution(self, x, mask=None, training=False):
@@ -176,5 +176,5 @@ def stop_gradient(q):
     """The same Gaussian with its parameters cut from the graph (for DReG's log q term)."""
     loc = tf.stop_gradient(q.loc)
     if isinstance(q.scale, tf.linalg.LinearOperatorDiag):
-        return tfd.MultivariateNormalDiag(loc=loc, scale_diag=tf.stop_gradient(q.scale.diag))
+        return GaussianDiag(loc=loc, scale_diag=tf.stop_gradient(q.scale.diag))
     return GaussianTriL(loc=loc, scale_tril=tf.stop_gradient(q.scale.to_dense()))
