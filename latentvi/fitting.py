@@ -102,7 +102,9 @@ def fit(model, data, objective=None, epochs=10, batch_size=128, validation_data=
       mask, validation_mask: explicit boolean observation masks (True = observed).
       steps_per_execution: training steps run inside one compiled call. Raising it cuts the
         per-step Python overhead that dominates small models; batch-level callbacks then see
-        every `steps_per_execution`-th step only. For array data it is lowered to a divisor
+        every `steps_per_execution`-th step only. With `jit_compile=True` on one replica the
+        steps run in a single XLA program (`LatentModel.make_train_function`): the fastest
+        setting for small models on a CPU (8 or more; benchmarks/results/mnist_vae.md). For array data it is lowered to a divisor
         of the steps per epoch (see `_training_pipeline`), and to 1 under a strategy with
         more than one replica, where Keras cannot run several.
       steps_per_epoch: for array data, training steps per epoch; None (default) is one pass
