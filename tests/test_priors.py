@@ -15,7 +15,7 @@ def test_standard_normal_density():
 
 
 def test_normal_starts_standard_and_learns_loc_and_scale():
-    prior = lv.Normal(2)
+    prior = lv.DiagonalNormal(2)
     np.testing.assert_allclose(prior.distribution().stddev(), [1, 1], rtol=1e-5)
     prior.loc.assign([1.0, -2.0])
     z = np.array([[0.0, 0.0]], np.float32)
@@ -45,3 +45,13 @@ def test_correlated_normal_fixed_and_one_dimensional():
 def test_correlated_normal_rejects_wrong_matrix():
     with pytest.raises(ValueError, match="3 x 3"):
         lv.CorrelatedNormal(3, correlation=np.eye(2))
+
+
+def test_deprecated_normal_name_warns_and_is_the_diagonal_normal():
+    with pytest.warns(DeprecationWarning, match="DiagonalNormal"):
+        prior = lv.Normal(2)
+    assert isinstance(prior, lv.DiagonalNormal)
+    z = np.array([[0.3, -1.2]], np.float32)
+    # Initial prior N(0, I): the same density as the new name's.
+    np.testing.assert_allclose(prior.distribution().log_prob(z),
+                               lv.DiagonalNormal(2).distribution().log_prob(z), rtol=1e-6)
