@@ -33,9 +33,11 @@ class GaussianDiag(tfd.MultivariateNormalDiag):
 
 
 class GaussianTriL(tfd.MultivariateNormalTriL):
-    """`tfd.MultivariateNormalTriL(loc, scale_tril)` with the faster `log_prob` above."""
+    """`tfd.MultivariateNormalTriL(loc, scale_tril)` with the faster `log_prob` above.
 
-    _call_sample_n = tfd.Distribution._call_sample_n
+    Its draws still come from TFP's own path (`TransformedDistribution._call_sample_n`, which
+    bypasses `_sample_n` below): routing them through `_sample_n` made a two-factor item
+    model's fit exhaust memory, not yet understood."""
 
     def _log_prob(self, x):
         scale = self.scale.to_dense()
