@@ -4,9 +4,9 @@
 every draw: at k = 10 draws for each of 256 persons in 10 dimensions that is 2,560 tiny solves
 per call, for the prior and again for q. `GaussianTriL` inverts each distinct L once (one per
 person for q, one in all for the prior) and whitens all draws with batched matrix products, the
-draws becoming the columns of one product per scale; `sample` computes loc + L eps the same way
-(TFP broadcasts L over the draws and multiplies one draw at a time). Same distribution and
-values to float32 round-off; KL divergences and every other method are TFP's.
+draws becoming the columns of one product per scale. Same distribution and values to float32
+round-off; sampling, KL divergences and every other method are TFP's. `GaussianDiag` draws its
+noise from the Philox generator (see `_noise`).
 """
 
 import math
@@ -35,9 +35,9 @@ class GaussianDiag(tfd.MultivariateNormalDiag):
 class GaussianTriL(tfd.MultivariateNormalTriL):
     """`tfd.MultivariateNormalTriL(loc, scale_tril)` with the faster `log_prob` above.
 
-    Its draws still come from TFP's own path (`TransformedDistribution._call_sample_n`, which
-    bypasses `_sample_n` below): routing them through `_sample_n` made a two-factor item
-    model's fit exhaust memory, not yet understood."""
+    Its draws come from TFP's own path (`TransformedDistribution._call_sample_n`): routing them
+    through a `_sample_n` of products with L (as `GaussianDiag` does with its scale) made a
+    two-factor item model's fit exhaust memory, not yet understood."""
 
     def _log_prob(self, x):
         scale = self.scale.to_dense()
@@ -48,12 +48,6 @@ class GaussianTriL(tfd.MultivariateNormalTriL):
         log_det = tf.reduce_sum(tf.math.log(tf.abs(tf.linalg.diag_part(scale))), axis=-1)
         return (-0.5 * tf.reduce_sum(tf.square(white), axis=-1) - log_det
                 - 0.5 * dim * math.log(2 * math.pi))
-
-    def _sample_n(self, n, seed=None):
-        scale = self.scale.to_dense()
-        shape = tf.concat([[n], tf.broadcast_dynamic_shape(tf.shape(self.loc),
-                                                           tf.shape(scale)[:-1])], 0)
-        return self.loc + _times(scale, _noise(shape, seed, scale.dtype))
 
 
 def _noise(shape, seed, dtype):
