@@ -11,8 +11,10 @@ Subcommands (each prints a table and writes benchmarks/results/irt_streaming_<na
   (getrusage ru_maxrss) and the slope / intercept RMSE against the truth.
 - `cli`: simulates 1,000,000 persons x 20 binary items into one CSV and runs `latentvi fit` on it
   (in memory, and with --stream), reporting wall time and the peak memory of the command.
-- `memory`: the in-memory path at 200,000 x 200 x 10 (exploratory): the peak memory of reading
-  the CSV, coding it, and the fit, against the size of the int8 response matrix.
+- `memory`: the in-memory path at 200,000 x 200 x 10 (exploratory) and on its first 20,000
+  rows: the fit's peak resident memory above what the process held with the data read
+  (sampled every 2 ms), and how much of it grows with the persons, against the size of the
+  int8 response matrix.
 
 Usage:
     python benchmarks/irt_streaming.py write --persons 10000000 --folder /tmp/shards
@@ -78,10 +80,10 @@ def fit(args):
     return _in_child("_fit_child", args.folder)
 
 
-def _in_child(command, folder):
+def _in_child(command, folder, more=()):
     """Runs `command` of this script in a fresh process, so that its peak memory is its own;
     returns the JSON it prints last."""
-    out = subprocess.run([sys.executable, __file__, command, "--folder", folder],
+    out = subprocess.run([sys.executable, __file__, command, "--folder", folder, *more],
                          capture_output=True, text=True, check=False)
     sys.stderr.write(out.stderr[-3000:])
     print(out.stdout)
@@ -161,29 +163,84 @@ print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024**2)
 
 
 def memory(args):
-    return _in_child("_memory_child", args.folder)
+    """The in-memory fit at 20,000 and 200,000 persons: what it holds beyond the data read."""
+    rows = [_in_child("_memory_child", args.folder, ["--persons", str(n)])
+            for n in (20_000, 200_000)]
+    small, large = rows
+    # What grows with the persons: the difference between the two fits, per 200,000 persons.
+    per_200k = ((large["fit_peak_above_start_gb"] - small["fit_peak_above_start_gb"])
+                * 200_000 / (large["persons"] - small["persons"]))
+    summary = {"fit_growth_per_200k_gb": per_200k,
+               "growth_in_int8_matrices": per_200k / large["int8_matrix_gb"],
+               "fit_peak_in_int8_matrices": (large["fit_peak_above_start_gb"]
+                                             / large["int8_matrix_gb"])}
+    print(f"{'persons':>8} {'int8 MB':>8} {'read MB':>8} {'fit peak above read MB':>23} "
+          f"{'fit s':>6}")
+    for row in rows:
+        print(f"{row['persons']:>8,} {row['int8_matrix_gb'] * 1024:>8.0f} "
+              f"{row['read_gb'] * 1024:>8.0f} {row['fit_peak_above_start_gb'] * 1024:>23.0f} "
+              f"{row['fit_s']:>6.1f}")
+    print(f"growth with the persons: {per_200k * 1024:.0f} MB per 200,000 "
+          f"({summary['growth_in_int8_matrices']:.2f} x the int8 matrix)")
+    return {"runs": rows, **summary}
+
+
+class _PeakSampler:
+    """The largest resident memory seen (sampled every 2 ms) since `reset`."""
+
+    def __init__(self):
+        import threading
+        self.peak, self._running = self.now(), True
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    @staticmethod
+    def now():
+        with open("/proc/self/statm") as stream:
+            return int(stream.read().split()[1]) * resource.getpagesize() / 1024**3
+
+    def _run(self):
+        while self._running:
+            self.peak = max(self.peak, self.now())
+            time.sleep(0.002)
+
+    def reset(self):
+        self.peak = self.now()
+        return self.peak
+
+    def stop(self):
+        self._running = False
+        self._thread.join()
+        return self.peak
 
 
 def _memory_child(args):
     folder = pathlib.Path(args.folder)
     folder.mkdir(parents=True, exist_ok=True)
+    import gc
+
+    import tensorflow as tf
+
     from latentvi import irt
     csv = folder / "data_200k.csv"
     if not csv.exists():
         data, _ = irt.simulate(200_000, 200, 10, factor_corr=0.3, seed=1)
         data.to_csv(csv, index=False)
         del data
-    baseline = peak_rss_gb()
-    data = pd.read_csv(csv, dtype=np.int8)
-    read = peak_rss_gb()
+    tf.constant(1.0) + 1  # TensorFlow's runtime starts before the measurement
+    sampler = _PeakSampler()
+    imported = sampler.reset()
+    data = pd.read_csv(csv, dtype=np.int8, nrows=args.persons)
+    gc.collect()
+    start_rss = sampler.reset()
     start = time.perf_counter()
     irt.ItemFactorModel(n_factors=10, seed=0).fit(data, verbose=0)
-    matrix_gb = data.shape[0] * data.shape[1] / 1024**3
-    print(json.dumps({"persons": 200_000, "items": 200, "factors": 10,
-                      "int8_matrix_gb": matrix_gb, "rss_after_import_gb": baseline,
-                      "rss_after_read_gb": read, "peak_rss_gb": peak_rss_gb(),
-                      "peak_above_import_gb": peak_rss_gb() - baseline,
-                      "fit_s": time.perf_counter() - start}))
+    seconds = time.perf_counter() - start
+    peak = sampler.stop()
+    print(json.dumps({"persons": len(data), "items": 200, "factors": 10,
+                      "int8_matrix_gb": data.shape[0] * data.shape[1] / 1024**3,
+                      "read_gb": start_rss - imported, "fit_peak_above_start_gb": peak - start_rss,
+                      "process_peak_gb": peak_rss_gb(), "fit_s": seconds}))
 
 
 def main():

@@ -17,6 +17,7 @@ from latentvi.estimate import MonteCarloEstimate
 from latentvi.evaluation import evaluate, log_marginal_likelihood
 from latentvi.fitting import DivergenceWarning, FitResult, fit
 from latentvi.flows import ConditionalCoupling, FlowPosterior
+from latentvi.inputs import CodedArray
 from latentvi.likelihoods import Bernoulli, Categorical, Likelihood, OrderedLogistic
 from latentvi.likelihoods import Normal as NormalLikelihood
 from latentvi.model import LatentModel, load_model
@@ -43,6 +44,7 @@ __all__ = [
     "IWAE",
     "Bernoulli",
     "Categorical",
+    "CodedArray",
     "ConditionalCoupling",
     "Convergence",
     "ConvergenceWarning",

@@ -122,3 +122,20 @@ def test_a_failed_write_leaves_the_old_results_folder_as_it_was(data, tmp_path, 
                      *FAST[:-2], "--epochs", "2"]) == 0
     assert (out / "notes.txt").read_text() == "the user's own file"
     assert json.loads((out / "fit.json").read_text())["epochs"] == 2
+
+
+def test_other_warnings_are_shown_once_after_the_command(capsys):
+    # Shown while the record was still open, each warning was recorded again and the loop
+    # over the record never ended (a 2-factor CLI fit filled 20 GB of memory that way).
+    import warnings
+
+    from latentvi.cli.messages import reported_warnings
+    def command():
+        with reported_warnings():
+            warnings.warn("overflow somewhere", RuntimeWarning)
+            warnings.warn("persons dropped", UserWarning)
+
+    with pytest.warns(RuntimeWarning, match="overflow somewhere") as record:
+        command()
+    assert sum("overflow somewhere" in str(w.message) for w in record) == 1
+    assert "latentvi: warning: persons dropped" in capsys.readouterr().err

@@ -69,8 +69,10 @@ def test_refinement_reaches_the_exact_maximum_from_a_rough_fit(lsat7_rough):
     # stops within float32 precision of it (measured 0.001).
     np.testing.assert_allclose(start, exact, atol=0.005)
     assert -negative(start) == pytest.approx(-negative(exact), abs=1e-3)
-    # the rough fit (24 steps from the factor-analytic start) was 0.36 nats below
-    assert -negative(start) > log_likelihood(rough.item_parameters_, lsat7.to_numpy()) + 0.2
+    # the rough fit (24 steps from the factor-analytic start) was 0.18 nats below (0.36 under
+    # an earlier row order; 1 and 2 epochs: 0.33, 0.23): the refinement climbed 100 times its
+    # remaining distance of 1e-3
+    assert -negative(start) > log_likelihood(rough.item_parameters_, lsat7.to_numpy()) + 0.1
 
 
 def test_refinement_keeps_fixed_and_equal_parameters(lsat7_rough):

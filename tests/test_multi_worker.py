@@ -4,7 +4,8 @@ Two workers on this machine (each with its own TF_CONFIG) and one plain process 
 linear Gaussian model (factor analysis' exact family) to the same rows with the same global
 batch of 250. The workers start from different initial weights on purpose: `fit` must give both
 worker 0's, split every batch between them and keep their steps in lockstep. Then the same
-processes fit an item factor model to four Parquet shards, each worker reading its own.
+processes fit an item factor model to four Parquet shards, each worker reading its own, and
+the linear model again until the convergence rule (`lv.Convergence`) stops it.
 """
 
 import json
@@ -55,6 +56,7 @@ init = np.random.default_rng(init_seed)
 model.set_weights([w if w.dtype.kind == "i" else init.normal(0, 0.3, w.shape).astype(w.dtype)
                    for w in model.get_weights()])
 report = {{"initial": [w.tolist() for w in model.get_weights()]}}
+report_initial = model.get_weights()
 result = lv.fit(model, train, objective=lv.IWAE(k=5), epochs={EPOCHS}, batch_size={BATCH},
                 validation_data=test, learning_rate=0.03, seed=3, verbose=0,
                 strategy=strategy)
@@ -83,6 +85,24 @@ items = irt.ItemFactorModel(seed=0).fit(sys.argv[3], epochs=20, verbose=0, strat
 files = streamed_fit._worker_files(4, strategy)
 report["irt"] = {{"items": items.items_.to_numpy().tolist(),
                  "files": list(range(4)) if files is None else [int(f) for f in files]}}
+# a fit stopped by the convergence rule (windows of 8 steps): every worker must take the same
+# decisions (a worker that stopped alone would leave its peer waiting forever), and the best
+# weights the rule restores must be the same everywhere
+ruled = lv.LatentModel(lv.StandardNormal(2),
+                       lv.likelihoods.Normal(lv.networks.mlp((), output_shape=6)),
+                       lv.GaussianPosterior(keras.layers.Identity(), 2))
+ruled.build_for_shape((6,))
+ruled.set_weights(report_initial)
+schedule = lv.PlateauCosine(0.03, 0.01)
+rule = lv.Convergence(train[:500], None, lv.IWAE(k=5), schedule, steps_per_epoch=8,
+                      max_epochs=200, tol=0.005, patience=2, min_anneal_epochs=2,
+                      min_epochs=4, seed=3)
+lv.fit(ruled, train, objective=lv.IWAE(k=5), epochs=200, steps_per_epoch=8,
+       batch_size={BATCH}, optimizer=keras.optimizers.Adam(schedule), seed=3, verbose=0,
+       strategy=strategy, callbacks=[rule])
+report["rule"] = {{"converged": rule.converged, "trace": [float(v) for v in rule.trace],
+                  "anneal_epoch": rule.anneal_epoch,
+                  "weights": [w.tolist() for w in ruled.get_weights()]}}
 with open(out, "w") as file:
     json.dump(report, file)
 '''
@@ -213,3 +233,17 @@ def test_item_model_workers_read_their_own_files_and_agree(runs):
     # and of each other within the optimization noise (measured 0.03; 0.1 allows 3 times it)
     assert np.abs(np.array(first["items"]) - truth).max() < 0.35
     assert np.abs(np.array(first["items"]) - np.array(single["items"])).max() < 0.1
+
+
+def test_convergence_rule_stops_every_worker_at_the_same_check(runs):
+    first, second, single = (runs[name]["rule"] for name in ("worker0", "worker1", "single"))
+    assert first["converged"] and second["converged"] and single["converged"]
+    # the same checks with the same values, annealing from the same window, the same weights
+    assert first["trace"] == second["trace"]
+    assert first["anneal_epoch"] == second["anneal_epoch"] is not None
+    for a, b in zip(first["weights"], second["weights"]):
+        np.testing.assert_array_equal(a, b)
+    # Against one process with the same global batch: other rows in each step (the workers
+    # split every batch), the same model. Measured: 18 checks in both, annealing after the
+    # 14th, best bounds -6.669 and -6.672 nats/row after a rise of 1.6 from the first check.
+    assert abs(max(first["trace"]) - max(single["trace"])) < 0.05

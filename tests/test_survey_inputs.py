@@ -104,6 +104,7 @@ def test_settings_and_dropped_persons_survive_save_and_load(model, survey, tmp_p
     loaded = irt.load(path)
     assert (loaded.items, loaded.missing_codes, loaded.max_categories) == (ITEMS, [-9, "."], 20)
     pd.testing.assert_index_equal(loaded.dropped_persons_, model.dropped_persons_)
+    assert loaded.n_dropped_ == model.n_dropped_ == len(SILENT)
     pd.testing.assert_frame_equal(loaded.score(survey), model.score(survey))
 
 
@@ -117,9 +118,10 @@ def test_files_from_before_these_settings_load_with_the_defaults(model, tmp_path
     for name in ("items", "missing_codes", "max_categories"):
         del state["settings"][name]
     del state["dropped_persons_"]
+    del state["values"]["n_dropped_"]
     with zipfile.ZipFile(old, "w") as archive:
         archive.writestr("estimator.json", json.dumps(state))
         archive.writestr("model.keras", network)
     loaded = irt.load(old)
     assert (loaded.items, loaded.missing_codes, loaded.max_categories) == (None, None, 20)
-    assert len(loaded.dropped_persons_) == 0
+    assert len(loaded.dropped_persons_) == 0 and loaded.n_dropped_ == 0

@@ -46,17 +46,19 @@ def in_flags(message):
 def reported_warnings():
     """The library's warnings (persons dropped, codes that look like missing, no convergence)
     as 'latentvi: warning:' lines in flags, shown even with --quiet."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", UserWarning)
-        try:
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UserWarning)
             yield
-        finally:
-            for found in caught:
-                if issubclass(found.category, UserWarning):
-                    print(f"latentvi: warning: {in_flags(found.message)}", file=sys.stderr)
-                else:
-                    warnings.showwarning(found.message, found.category, found.filename,
-                                         found.lineno)
+    finally:
+        # shown once the recording has ended: a warning shown while it records is recorded
+        # again, and the loop over the record never ends (it filled the memory)
+        for found in caught:
+            if issubclass(found.category, UserWarning):
+                print(f"latentvi: warning: {in_flags(found.message)}", file=sys.stderr)
+            else:
+                warnings.showwarning(found.message, found.category, found.filename,
+                                     found.lineno)
 
 
 def notes(quiet):

@@ -57,7 +57,7 @@ from latentvi.irt.responses import (
 )
 from latentvi.irt.screening import check_max_categories, check_missing_codes
 from latentvi.irt.standard_errors import METHODS, standard_errors
-from latentvi.irt.start import starting_values
+from latentvi.irt.start import start_rows, starting_values
 
 __all__ = ["LOGLIK_DRAWS", "SCORE_DRAWS", "ItemFactorModel", "load"]
 
@@ -263,7 +263,7 @@ class ItemFactorModel:
                                          max_categories=self.max_categories)
             self.item_order_ = [item for item in frame.columns if item in set(responses.items)]
             stream = None
-        n_persons = len(responses.codes) if stream is None else stream.n_persons
+        n_persons = responses.n_persons if stream is None else stream.n_persons
         self.item_types_ = dict(zip(responses.items, item_types(self.item_type,
                                                                  responses.items)))
         pattern = self._pattern_array(responses.items)
@@ -285,7 +285,8 @@ class ItemFactorModel:
                                responses.n_categories),
             fixed_slopes=fixed_or_none(spec.fixed_slopes))
         self.model_.likelihood.set_persons(n_persons)
-        start = starting_values(responses.codes, responses.mask, responses.n_categories,
+        sample = responses.rows(start_rows(responses.n_persons, self.seed))
+        start = starting_values(sample.codes, sample.mask, responses.n_categories,
                                 n_factors, pattern, self.seed)
         if pattern is None:
             self.model_.likelihood.decoder.start_from(start.slopes)
@@ -552,7 +553,7 @@ class ItemFactorModel:
             loc, scale = adaptive_sampling.eap(self.model_, responses.codes, responses.mask,
                                                self.transform_, num_samples=draws,
                                                seed=self.seed)
-        scale[~responses.mask.any(axis=1)] = np.sqrt(self.factor_var_.to_numpy())
+        scale[~responses.answered_any()] = np.sqrt(self.factor_var_.to_numpy())
         names = self.factor_names_
         return pd.DataFrame(np.hstack([loc, scale]), index=responses.index,
                             columns=names + [f"SE_{name}" for name in names])
@@ -681,7 +682,7 @@ class ItemFactorModel:
         if num_samples is not None:
             return positive_int(num_samples, "num_samples")
         low, high, budget = limits
-        cells = max(int(responses.mask.any(axis=1).sum()), 1) * len(responses.items)
+        cells = max(int(responses.answered_any().sum()), 1) * len(responses.items)
         return int(np.clip(budget // cells, low, high))
 
     def _quadrature(self, responses, integration):
@@ -710,7 +711,7 @@ class ItemFactorModel:
         else:
             loglik = self.log_likelihood(data, num_samples=num_samples,
                                          integration=integration)
-            n_persons = len(self._encode(data).codes)
+            n_persons = self._encode(data).n_persons
         n_params = self.n_parameters_
         return pd.Series({"loglik": float(loglik), "loglik_se": loglik.se, "n_params": n_params,
                           **criteria(loglik, n_params, n_persons)})
@@ -918,10 +919,8 @@ class ItemFactorModel:
                                        ignore_extra=self.items is not None or grouped)
         if not grouped:
             return responses
-        extra = self.persons_.extra_columns(data, group=group, covariates=covariates)
-        return dataclasses.replace(
-            responses, codes=np.hstack([responses.codes, extra]),
-            mask=np.hstack([responses.mask, np.ones(extra.shape, bool)]))
+        return responses.with_extra(
+            self.persons_.extra_columns(data, group=group, covariates=covariates))
 
     def _grouped(self):
         """Whether the model was fitted with groups or covariates."""

@@ -40,8 +40,14 @@ from latentvi.irt.parameter_table import prior_lists
 from latentvi.irt.parameters import check_n_factors
 from latentvi.irt.person_covariates import read_covariates
 from latentvi.irt.reported_jacobian import add_item_parameters, block_jacobians, picked_rows
-from latentvi.irt.responses import encode_responses, grouped_by_type, item_types, select_items
-from latentvi.irt.start import starting_values
+from latentvi.irt.responses import (
+    MISSING,
+    encode_responses,
+    grouped_by_type,
+    item_types,
+    select_items,
+)
+from latentvi.irt.start import start_rows, starting_values
 
 __all__ = ["INVARIANCE", "Prepared", "build", "equal_items", "fit", "group_item_parameters",
            "latent_ties", "plausible_values", "prepare", "read_invariance", "refine",
@@ -198,11 +204,9 @@ def prepare(est, data, group, covariates, epochs=None, batch_size=None, max_step
     est.persons_ = persons
     est.constraints_ = {"fixed": [], "labels": []}
     est._constraint_savings = 0
-    augmented = dataclasses.replace(
-        responses, codes=np.hstack([responses.codes, extra]),
-        mask=np.hstack([responses.mask, np.ones(extra.shape, bool)]))
+    augmented = responses.with_extra(extra)
     settings = training.schedule(
-        len(responses.codes), len(items), n_factors, epochs, batch_size, est.iw_samples,
+        responses.n_persons, len(items), n_factors, epochs, batch_size, est.iw_samples,
         max_steps, tol, whole_batch_persons=max(get_item_type(name).whole_batch_persons
                                                 for name in types))
     return Prepared(responses, augmented, persons, membership, types, pattern, n_factors,
@@ -227,8 +231,9 @@ def build(est, prepared, equal_slopes, equal_others):
         priors=prior_lists(est.priors_, copies, copy_types, copy_categories),
         grouping=grouping)
     likelihood = model.likelihood
-    likelihood.set_persons(len(responses.codes))
-    start = starting_values(responses.codes, responses.mask, responses.n_categories,
+    likelihood.set_persons(responses.n_persons)
+    sample = responses.rows(start_rows(responses.n_persons, est.seed))
+    start = starting_values(sample.codes, sample.mask, responses.n_categories,
                             n_factors, pattern, est.seed)
     if pattern is None:
         likelihood.decoder.start_from(np.repeat(start.slopes, n_groups, 0))
@@ -250,7 +255,7 @@ def fit(estimator, data, group, covariates, epochs=None, batch_size=None, verbos
     est.model_ = build(est, prepared, *equal_items(prepared.keywords, prepared.anchored,
                                                    len(responses.items)))
     est.settings_ = dataclasses.asdict(settings)
-    progress = fit_checks.progress(*responses.codes.shape, settings, verbose)
+    progress = fit_checks.progress(*responses.answers.shape, settings, verbose)
     result, rule = training.run(est.model_, prepared.augmented, settings, est.seed, 0,
                                 list(callbacks or []) + progress,
                                 checkpoint_dir=checkpoint_dir)
@@ -260,8 +265,9 @@ def fit(estimator, data, group, covariates, epochs=None, batch_size=None, verbos
     est.refinement_ = refine(est.model_, prepared, est.refine)
     fit_checks.warn_unconverged(rule, settings, stacklevel=3)
     est.category_map_ = responses.category_map
-    est.n_persons_ = len(responses.codes)
+    est.n_persons_ = responses.n_persons
     est.dropped_persons_ = responses.dropped
+    est.n_dropped_ = len(responses.dropped)
     est._prepared = prepared
     summarize(est, responses, prepared.membership)
     return est
@@ -308,8 +314,8 @@ def _check_categories(responses, membership, groups, keywords, anchored):
         if not free or j in anchored:
             continue
         for g, label in enumerate(groups):
-            rows = (membership == g) & responses.mask[:, j]
-            seen = np.unique(responses.codes[rows, j]).astype(int)
+            answers = responses.answers[:, j]
+            seen = np.unique(answers[(membership == g) & (answers != MISSING)]).astype(int)
             unused = sorted(set(range(int(responses.n_categories[j]))) - set(seen))
             if unused:
                 names = {code: value for value, code in responses.category_map[item].items()}
@@ -389,20 +395,21 @@ def structural_basis(model):
 
 
 # -- scores -----------------------------------------------------------------------------------
-def _groups_of(responses, n_items, n_groups):
-    return np.argmax(responses.codes[:, n_items:n_items + n_groups], axis=1)
+def _groups_of(responses, n_groups):
+    return np.argmax(responses.extra[:, :n_groups], axis=1)
 
 
 def score(est, responses, quadrature_ok, num_samples):
     """EAP scores and posterior SDs of the reported theta [n, D] each (NumPy) of augmented
     responses (answer codes, then the extra columns)."""
     model, likelihood = est.model_, est.model_.likelihood
-    n_items, n_groups = likelihood.n_items, likelihood.n_groups
-    extra = tf.constant(responses.codes[:, n_items:], tf.float32)
+    n_groups = likelihood.n_groups
+    extra = tf.constant(responses.extra, tf.float32)
     mean = likelihood.person_latent(extra)[0].numpy().astype(np.float64)
     signs = np.diag(est.transform_)
     trils = likelihood.group_scale_trils().numpy().astype(np.float64)
-    membership = _groups_of(responses, n_items, n_groups)
+    membership = _groups_of(responses, n_groups)
+    all_codes, all_mask = responses.codes, responses.mask
     loc = np.zeros((len(membership), len(signs)))
     scale = np.zeros_like(loc)
     for g in range(n_groups):
@@ -410,7 +417,7 @@ def score(est, responses, quadrature_ok, num_samples):
         if not rows.any():
             continue
         transform = trils[g].T * signs  # theta (reported) = s * (m + L z): row z L^T S
-        codes, mask = responses.codes[rows], responses.mask[rows]
+        codes, mask = all_codes[rows], all_mask[rows]
         if quadrature_ok:
             loc[rows], scale[rows] = scoring.exact_eap(model, codes, mask, transform)
         else:
@@ -424,10 +431,9 @@ def plausible_values(est, responses, n_draws, seed, num_samples=512):
     """[n, n_draws, D] draws of the reported theta from each person's posterior (sampling
     importance resampling from the adapted proposal, `adaptive_sampling.posterior_draws`)."""
     model, likelihood = est.model_, est.model_.likelihood
-    n_items = likelihood.n_items
     z = adaptive_sampling.posterior_draws(model, responses.codes, responses.mask, n_draws,
                                           num_samples=num_samples, seed=seed)
-    extra = tf.constant(responses.codes[:, n_items:], tf.float32)
+    extra = tf.constant(responses.extra, tf.float32)
     mean, tril = (t.numpy().astype(np.float64) for t in likelihood.person_latent(extra))
     theta = mean[:, np.newaxis, :] + np.einsum("nde,nse->nsd", tril, z)
     return theta * np.diag(est.transform_)

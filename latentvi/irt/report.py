@@ -41,7 +41,7 @@ from matplotlib.figure import Figure
 from latentvi._files import atomic_write
 from latentvi._versions import versions
 from latentvi.irt import streaming
-from latentvi.irt.responses import apply_category_map
+from latentvi.irt.responses import MISSING, apply_category_map
 
 __all__ = ["SECTIONS", "Outcome", "ReportInputs", "collect", "render", "report"]
 
@@ -124,10 +124,11 @@ def collect(model, data, *, command=None, criteria=None, standard_errors=None, t
     responses = apply_category_map(data, model.category_map_, missing_codes=model.missing_codes,
                                    ignore_extra=True)
     counts = answer_counts(responses)
-    n_rows, n_items = responses.mask.shape
+    n_rows, n_items = responses.answers.shape
     return ReportInputs(
         title=title or f"Item factor model: {n_rows:,} persons x {n_items} items",
-        data=counts, missing_overall=float(1.0 - responses.mask.mean()), n_rows=n_rows,
+        data=counts, missing_overall=float(np.mean(responses.answers == MISSING)),
+        n_rows=n_rows,
         settings=fit_settings(model), versions=versions(), command=command,
         history=model.history_, items=model.items_,
         standard_errors=(Outcome(standard_errors) if standard_errors is not None
@@ -172,8 +173,9 @@ def answer_counts(responses):
     order), 'answered' and 'missing' (the share of rows without an answer)."""
     columns, rows = [], {}
     for j, item in enumerate(responses.items):
-        observed = responses.mask[:, j]
-        codes = responses.codes[observed, j].astype(int)
+        answers = responses.answers[:, j]
+        observed = answers != MISSING
+        codes = answers[observed].astype(int)
         row = {}
         for value, code in sorted(responses.category_map[item].items(), key=lambda vc: vc[1]):
             label = _label(value)

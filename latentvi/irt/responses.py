@@ -11,6 +11,7 @@ whose values jump (1..5 and 9) draw a warning that 9 may be a code for "no answe
 and their thresholds are in `latentvi.irt.screening`.
 """
 
+import dataclasses
 import re
 import warnings
 from collections.abc import Mapping
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from latentvi.inputs import CodedArray
 from latentvi.irt.items import ItemType
 from latentvi.irt.items import get as get_item_type
 from latentvi.irt.items import names as type_names
@@ -32,7 +34,7 @@ from latentvi.irt.screening import (
     warn_gaps,
 )
 
-__all__ = ["Responses", "SuspiciousColumns", "apply_category_map", "check_max_categories",
+__all__ = ["MISSING", "Responses", "SuspiciousColumns", "apply_category_map", "check_max_categories",
            "check_missing_codes", "encode_responses", "expanded_missing_codes", "grouped_by_type",
            "item_types", "select_items"]
 
@@ -41,26 +43,72 @@ _NOT_NUMBERS = {"M": "dates", "m": "time spans", "c": "complex numbers"}
 _DECIMAL_COMMA = re.compile(r"^\s*[-+]?\d+,\d+\s*$")
 
 
+MISSING = -1  # the code of a cell nobody answered in `Responses.answers`
+
+
 @dataclass
 class Responses:
     """A coded response matrix.
 
+    The answers are held as small integers, one byte a cell for up to 127 categories: a
+    200,000 x 200 matrix takes 40 MB, where float32 codes and a boolean mask took 200 MB.
+    `codes` and `mask` are computed from them on each read (keep the result where it is used
+    more than once).
+
     Attributes:
-      codes: float32 [n, J], category codes 0..K_j-1, 0 where missing.
-      mask: bool [n, J], True where an answer was observed.
+      answers: int8 [n, J] (int16 when an item has more than 127 categories), each cell's
+        category code 0..K_j-1, or `MISSING` (-1) where no answer was given.
       index: the persons' labels (rows kept).
       items: the items' labels (columns).
       n_categories: int [J], K_j for each item.
       category_map: {item: {observed value: code}}.
       dropped: the labels of persons dropped for answering no item (empty if none).
+      extra: None, or float32 [n, E]: per-person columns after the items (a multiple-group
+        model's group one-hot, standardized covariates; `with_extra`), always observed.
     """
-    codes: np.ndarray
-    mask: np.ndarray
+    answers: np.ndarray
     index: pd.Index
     items: list
     n_categories: np.ndarray
     category_map: dict
     dropped: pd.Index = field(default_factory=lambda: pd.Index([]))
+    extra: np.ndarray = None
+
+    @property
+    def codes(self):
+        """float32 [n, J (+ E)]: the category codes, 0 where missing, then the extra columns."""
+        codes = np.maximum(self.answers, 0).astype(np.float32)
+        return codes if self.extra is None else np.hstack([codes, self.extra])
+
+    @property
+    def mask(self):
+        """bool [n, J (+ E)]: True where an answer was observed (and for the extra columns)."""
+        mask = self.answers != MISSING
+        return mask if self.extra is None else np.hstack([mask, np.ones(self.extra.shape, bool)])
+
+    @property
+    def n_persons(self):
+        return len(self.answers)
+
+    def answered_any(self):
+        """bool [n]: whether each person answered at least one item."""
+        return (self.answers != MISSING).any(axis=1)
+
+    def rows(self, keep):
+        """The responses of the rows `keep` (a boolean mask or positions); `dropped` is kept."""
+        return dataclasses.replace(self, answers=self.answers[keep], index=self.index[keep],
+                                   extra=None if self.extra is None else self.extra[keep])
+
+    def with_extra(self, extra):
+        """These responses followed by the per-person columns `extra` [n, E]."""
+        return dataclasses.replace(self, extra=np.asarray(extra, np.float32))
+
+    def training_data(self):
+        """(data, mask) for `latentvi.fit`: the answers as a `latentvi.CodedArray` (no copy),
+        or float codes and a mask when there are extra columns."""
+        if self.extra is None:
+            return CodedArray(self.answers), None
+        return self.codes, self.mask
 
 
 def item_types(item_type, items):
@@ -131,14 +179,15 @@ def encode_responses(frame, item_type="binary", drop_empty=True, missing_codes=N
     for item, column_type in zip(frame.columns, types):
         category_map[item] = _categories(item, values[item], column_type)
     responses = apply_category_map(frame, category_map, values=values)
-    empty = ~responses.mask.any(axis=1)
-    if empty.any():
-        labels = list(responses.index[empty][:5])
-        if not drop_empty:
-            raise ValueError(f"{int(empty.sum())} persons answered no item (first: {labels})")
-        warnings.warn(f"dropping {int(empty.sum())} persons who answered no item "
-                      f"(first: {labels}); they carry no information about the items",
-                      UserWarning, stacklevel=3)
+    empty = ~responses.answered_any()
+    if not empty.any():  # keeping every row would copy the answers for nothing
+        return responses
+    labels = list(responses.index[empty][:5])
+    if not drop_empty:
+        raise ValueError(f"{int(empty.sum())} persons answered no item (first: {labels})")
+    warnings.warn(f"dropping {int(empty.sum())} persons who answered no item "
+                  f"(first: {labels}); they carry no information about the items",
+                  UserWarning, stacklevel=3)
     return _keep_rows(responses, ~empty)
 
 
@@ -162,12 +211,15 @@ def apply_category_map(frame, category_map, values=None, missing_codes=None,
     if values is None:
         values = _numeric_columns(mask_missing_codes(frame[items],
                                                      expanded_missing_codes(missing_codes)))
-    codes = np.zeros((len(frame), len(items)), np.float32)
-    mask = np.zeros((len(frame), len(items)), bool)
-    for j, item in enumerate(items):
-        codes[:, j], mask[:, j] = _code_column(item, values[item], category_map[item], frame.index)
     n_categories = np.array([len(category_map[item]) for item in items])
-    return Responses(codes, mask, frame.index, items, n_categories, dict(category_map))
+    answers = np.empty((len(frame), len(items)), _answer_dtype(n_categories))
+    for j, item in enumerate(items):
+        answers[:, j] = _code_column(item, values[item], category_map[item], frame.index)
+    return Responses(answers, frame.index, items, n_categories, dict(category_map))
+
+
+def _answer_dtype(n_categories):
+    return np.int8 if max(n_categories, default=0) <= np.iinfo(np.int8).max else np.int16
 
 
 def select_items(frame, items):
@@ -378,7 +430,7 @@ def _code_column(item, column_values, categories, index):
     if ordered is not None:
         # numbers are positions in the ordered categories; look each up in the fitted map.
         lookup = np.array([categories.get(label, -1) for label in ordered], float)
-        codes = np.where(observed, lookup[np.where(observed, numbers, 0).astype(int)], 0)
+        codes = np.where(observed, lookup[np.where(observed, numbers, 0).astype(int)], MISSING)
     else:
         try:
             keys = np.array([float(value) for value in categories])
@@ -388,21 +440,19 @@ def _code_column(item, column_values, categories, index):
         position = np.clip(np.searchsorted(keys, np.where(observed, numbers, keys[0])),
                            0, len(keys) - 1)
         known = keys[position] == numbers
-        codes = np.where(observed & known, np.array(list(categories.values()))[position], -1)
-        codes = np.where(observed, codes, 0)
+        codes = np.where(observed & known, np.array(list(categories.values()))[position], -2)
+        codes = np.where(observed, codes, MISSING)
     unseen = observed & (codes < 0)
     if unseen.any():
         row = int(unseen.argmax())
         value = ordered[int(numbers[row])] if ordered is not None else _plain(numbers[row])
         raise ValueError(f"item {item!r} has value {value!r} at row {index[row]!r}, which "
                          f"was not among its categories {list(categories)} at fit time")
-    return codes.astype(np.float32), observed
+    return codes
 
 
 def _keep_rows(responses, keep):
-    return Responses(responses.codes[keep], responses.mask[keep], responses.index[keep],
-                     responses.items, responses.n_categories, responses.category_map,
-                     dropped=responses.index[~keep])
+    return dataclasses.replace(responses.rows(keep), dropped=responses.index[~keep])
 
 
 def grouped_by_type(frame, item_type):

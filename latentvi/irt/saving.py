@@ -29,7 +29,8 @@ FORMAT = "latentvi.irt.ItemFactorModel"
 # Version 2 adds the settings items, missing_codes, max_categories and dropped_persons_; files
 # of version 1 load with the defaults (None, None, 20, no persons dropped). Version 3 adds the
 # typed item parameters (item_parameters_) and the items' display order (item_order_); older
-# files are read back from their items_ table (2PL and graded items only existed then).
+# files are read back from their items_ table (2PL and graded items only existed then). Files
+# without n_dropped_ (a fit on files lists only the first persons dropped) count the list.
 VERSION = 3
 _ZIP_START = b"PK\x03\x04"  # the first bytes of a zip archive
 _SETTINGS = ("n_factors", "item_type", "correlated_factors", "rotation", "iw_samples", "seed",
@@ -38,7 +39,7 @@ _SETTINGS = ("n_factors", "item_type", "correlated_factors", "rotation", "iw_sam
 _FRAMES = ("items_", "factor_corr_", "history_")
 _VALUES = ("factor_names_", "item_types_", "n_persons_", "n_parameters_",
            "rotation_converged_", "settings_", "converged_", "estimated_slopes_",
-           "equal_slopes_", "priors_", "constraints_")
+           "equal_slopes_", "priors_", "constraints_", "n_dropped_")
 
 
 def save(estimator, path, overwrite=False):
@@ -160,6 +161,8 @@ def _estimator(state, network, estimator_class):
     estimator.category_map_ = {item: {value: code for value, code in codes}
                                for item, codes in state["category_map_"]}
     estimator.dropped_persons_ = _unlabels(state.get("dropped_persons_"))
+    if "n_dropped_" not in state["values"]:  # files from before it was saved
+        estimator.n_dropped_ = len(estimator.dropped_persons_)
     estimator.item_types_ = {item: get_item_type(name).name
                              for item, name in estimator.item_types_.items()}
     if "item_parameters_" in state:

@@ -191,10 +191,12 @@ def _from_information(estimator, variables, method, information, outer, halves, 
                                                            jacobian, se)
     se = dict(zip(labels, se))
     if distance > DISTANCE_WARNING:
-        warnings.warn(f"the estimates are {distance:.2f} standard errors (root mean square over "
-                      f"the parameters) from the maximum of the likelihood: intervals built "
-                      f"from these SEs would cover the truth less often than they claim. Refit "
-                      f"with refine=True (Newton steps to the maximum)", stacklevel=3)
+        where = (f"{distance:.2f} standard errors (root mean square over the parameters) from"
+                 if np.isfinite(distance) else "not near (the information matrix is not "
+                 "positive definite there: a fit stopped early?)")
+        warnings.warn(f"the estimates are {where} the maximum of the likelihood: intervals "
+                      f"built from these SEs would cover the truth less often than they claim. "
+                      f"Refit with refine=True (Newton steps to the maximum)", stacklevel=3)
     if grouped:
         items, groups, regression = multiple_group.se_tables(estimator, se)
         return StandardErrors(items, None, vcov, method, error, distance, groups, regression)
@@ -206,8 +208,11 @@ def _distance(information, gradient):
     """The Newton step to the maximum, I^-1 g, in standard errors: root mean square over the
     free coordinates of step / sqrt(diag I^-1)."""
     covariance = _inverse(information)
+    variance = np.diag(covariance)
+    if not np.all(variance > 0):  # no maximum nearby: no distance to it in SEs
+        return math.inf
     step = covariance @ gradient
-    return float(np.sqrt(np.mean(step ** 2 / np.maximum(np.diag(covariance), 1e-300))))
+    return float(np.sqrt(np.mean(step ** 2 / variance)))
 
 
 def _quadrature_information(model, codes, mask, variables, with_outer):

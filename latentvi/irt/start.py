@@ -31,8 +31,9 @@ from scipy import stats
 
 from latentvi.irt.parameters import LOGISTIC_SCALE
 
-__all__ = ["Start", "pairwise_correlation", "principal_axes", "starting_values"]
+__all__ = ["Start", "pairwise_correlation", "principal_axes", "start_rows", "starting_values"]
 
+CHUNK_ROWS = 4096  # persons per block of the correlation sums
 MAX_ROWS = 50_000  # correlations from a random subset: a start needs two decimals, not four
 MAX_COMMUNALITY = 0.9  # keeps 1 / sqrt(1 - h^2) <= 3.2 for items that are nearly determined
 PAF_ITERATIONS = 50
@@ -49,7 +50,6 @@ def starting_values(codes, mask, n_categories, n_factors, pattern=None, seed=Non
     # the subset first: a float64 copy of every answer would be the fit's largest allocation
     # (200,000 x 200: 320 MB)
     codes, mask = _subset(np.asarray(codes), np.asarray(mask, bool), seed)
-    codes = codes.astype(float)
     n_categories = np.asarray(n_categories, int)
     correlation, spread = pairwise_correlation(codes, mask)
     if pattern is None:
@@ -72,14 +72,21 @@ def pairwise_correlation(codes, mask):
 
     With X the answers (0 where missing) and M the mask, every pair's sums come from four
     matrix products: N = M^T M (counts), S = X^T M (S_jk: sum of x_j where both answered),
-    Q = X^T X and X2 = (X^2)^T M.
+    Q = X^T X and X2 = (X^2)^T M, summed in float64 over blocks of `CHUNK_ROWS` persons (a
+    float64 copy of 50,000 x 200 answers, and of their squares and mask, would take 240 MB).
     """
-    observed = mask.astype(float)
-    answers = np.where(mask, codes, 0.0)
-    count = np.maximum(observed.T @ observed, 1.0)
-    sums = answers.T @ observed
-    covariance = (answers.T @ answers - sums * sums.T / count) / count
-    variance = np.maximum(((answers**2).T @ observed - sums**2 / count) / count, 1e-12)
+    n_items = codes.shape[1]
+    count, sums, products, squares = (np.zeros((n_items, n_items)) for _ in range(4))
+    for start in range(0, len(codes), CHUNK_ROWS):
+        observed = mask[start:start + CHUNK_ROWS].astype(float)
+        answers = np.where(observed > 0, codes[start:start + CHUNK_ROWS], 0.0)
+        count += observed.T @ observed
+        sums += answers.T @ observed
+        products += answers.T @ answers
+        squares += (answers**2).T @ observed
+    count = np.maximum(count, 1.0)
+    covariance = (products - sums * sums.T / count) / count
+    variance = np.maximum((squares - sums**2 / count) / count, 1e-12)
     correlation = covariance / np.sqrt(variance * variance.T)
     np.fill_diagonal(correlation, 1.0)
     return correlation, np.sqrt(np.diag(variance))
@@ -147,8 +154,13 @@ def _fill_decreasing(intercepts, n_categories):
     return filled
 
 
+def start_rows(n_persons, seed=None):
+    """The rows `starting_values` uses: all, or a random `MAX_ROWS` of them (sorted)."""
+    if n_persons <= MAX_ROWS:
+        return slice(None)
+    return np.sort(np.random.default_rng(seed).choice(n_persons, MAX_ROWS, replace=False))
+
+
 def _subset(codes, mask, seed):
-    if len(codes) <= MAX_ROWS:
-        return codes, mask
-    rows = np.sort(np.random.default_rng(seed).choice(len(codes), MAX_ROWS, replace=False))
+    rows = start_rows(len(codes), seed)
     return codes[rows], mask[rows]

@@ -174,7 +174,7 @@ def log_likelihood_files(est, data, num_samples=None, integration="auto"):
             estimate = est.log_likelihood(frame, num_samples=num_samples,
                                           integration=integration)
         estimates.append((float(estimate), estimate.se))
-        persons += int(est._encode(frame).mask.any(axis=1).sum())
+        persons += int(est._encode(frame).answered_any().sum())
     values = np.array(estimates)
     return total(values[:, 0], values[:, 1]) if len(values) else MonteCarloEstimate(0.0, 0.0), \
         persons

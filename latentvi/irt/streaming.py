@@ -40,6 +40,7 @@ import pandas as pd
 
 from latentvi._files import staged_file
 from latentvi.irt.responses import (
+    MISSING,
     Responses,
     apply_category_map,
     encode_responses,
@@ -355,42 +356,33 @@ def training_batches(files, items, category_map, missing_codes, batch_size, seed
     a shuffle buffer, persons with no answer left out."""
     rng = np.random.default_rng(seed)
     positions = list(range(len(files.paths))) if files_read is None else list(files_read)
-    # the buffer holds codes as small integers (a quarter of float32's memory)
-    small = np.int8 if max(len(categories) for categories in category_map.values()) <= 127 \
-        else np.int16
-    codes_buffer, mask_buffer = _empty(len(items), small)
+    buffer = None  # the coded answers (`Responses.answers`: a byte a cell) of rows not yet used
     while True:
         for position in rng.permutation(positions):
             for frame in chunks(files, items, order=[position]):
                 coded = apply_category_map(frame[items], category_map,
                                            missing_codes=missing_codes)
-                answered = coded.mask.any(axis=1)
-                codes_buffer = np.concatenate([codes_buffer,
-                                               coded.codes[answered].astype(small)])
-                mask_buffer = np.concatenate([mask_buffer, coded.mask[answered]])
-                if len(codes_buffer) < buffer_rows:
+                answers = coded.answers[coded.answered_any()]
+                buffer = answers if buffer is None else np.concatenate([buffer, answers])
+                if len(buffer) < buffer_rows:
                     continue
-                order = rng.permutation(len(codes_buffer))
-                codes_buffer, mask_buffer = codes_buffer[order], mask_buffer[order]
-                emit = (len(codes_buffer) // 2) // batch_size * batch_size
+                buffer = buffer[rng.permutation(len(buffer))]
+                emit = (len(buffer) // 2) // batch_size * batch_size
                 for start in range(0, emit, batch_size):
-                    yield (codes_buffer[start:start + batch_size].astype(np.float32),
-                           mask_buffer[start:start + batch_size])
-                codes_buffer, mask_buffer = codes_buffer[emit:], mask_buffer[emit:]
+                    yield _codes_and_mask(buffer[start:start + batch_size])
+                buffer = buffer[emit:]
         # end of a pass: what is left in the buffer joins the next pass's first fill, except
         # when the data are smaller than the buffer: then every pass is one shuffled batch set.
-        if len(codes_buffer) >= batch_size and len(codes_buffer) < buffer_rows:
-            order = rng.permutation(len(codes_buffer))
-            emit = len(codes_buffer) // batch_size * batch_size
+        if buffer is not None and batch_size <= len(buffer) < buffer_rows:
+            order = rng.permutation(len(buffer))
+            emit = len(buffer) // batch_size * batch_size
             for start in range(0, emit, batch_size):
-                rows = order[start:start + batch_size]
-                yield codes_buffer[rows].astype(np.float32), mask_buffer[rows]
-            keep = order[emit:]
-            codes_buffer, mask_buffer = codes_buffer[keep], mask_buffer[keep]
+                yield _codes_and_mask(buffer[order[start:start + batch_size]])
+            buffer = buffer[order[emit:]]
 
 
-def _empty(n_items, dtype):
-    return np.zeros((0, n_items), dtype), np.zeros((0, n_items), bool)
+def _codes_and_mask(answers):
+    return np.maximum(answers, 0).astype(np.float32), answers != MISSING
 
 
 def write_chunks(frames, out, what="scores", verbose=1):

@@ -180,7 +180,7 @@ def run(model, responses, settings, seed, verbose, callbacks=None, stream=None,
     check and ends as the uninterrupted fit would) and `strategy` (a `tf.distribute`
     strategy), passed to `latentvi.fit`.
     """
-    n_persons = len(responses.codes) if n_persons is None else n_persons
+    n_persons = responses.n_persons if n_persons is None else n_persons
     if settings.epochs is not None:
         steps_per_epoch = math.ceil(n_persons / settings.batch_size)
         learning_rate = keras.optimizers.schedules.CosineDecay(
@@ -190,8 +190,8 @@ def run(model, responses, settings, seed, verbose, callbacks=None, stream=None,
                     stream, **fit_options), None
     learning_rate = PlateauCosine(settings.learning_rate, FINAL_FRACTION)
     windows = math.ceil(settings.max_steps / settings.check_steps)
-    rows = _monitor_rows(len(responses.codes), seed)
-    rule = Convergence(responses.codes[rows], responses.mask[rows],
+    monitored = responses.rows(_monitor_rows(responses.n_persons, seed))
+    rule = Convergence(monitored.codes, monitored.mask,
                        IWAE(k=settings.iw_samples), learning_rate, settings.check_steps,
                        windows, tol=settings.tol, patience=PATIENCE,
                        anneal_fraction=ANNEAL_FRACTION,
@@ -207,7 +207,7 @@ def _fit(model, responses, settings, learning_rate, epochs, steps_per_epoch, see
     optimizer = EncoderScaledAdam(
         learning_rate, encoder_scale=settings.encoder_learning_rate / settings.learning_rate,
         clip_ratio=CLIP_RATIO)
-    data, mask = (responses.codes, responses.mask) if stream is None else (stream, None)
+    data, mask = responses.training_data() if stream is None else (stream, None)
     return fit(model, data, mask=mask,
                objective=IWAE(k=settings.iw_samples, gradient="dreg"), epochs=epochs,
                batch_size=settings.batch_size, optimizer=optimizer, seed=seed, verbose=verbose,
