@@ -2,13 +2,15 @@
 latentvi.irt.sampled_information) against the quadrature ones, mirt's, and an independent
 finite-difference Hessian of a four-factor model whose likelihood factorizes."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
 from irt_quadrature import log_likelihood
 from test_irt_standard_errors import MIRT_LSAT7, _numeric_covariance
 
-from latentvi import irt
+from latentvi import ConvergenceWarning, irt
 from latentvi.irt.item_parameters import ItemParameters
 
 
@@ -100,7 +102,23 @@ def test_distance_from_the_maximum_is_measured_and_warned(lsat7_2pl, lsat7):
     # 20 steps of the stochastic fit on 20,000 persons stop short of it (measured 1.16 SE;
     # the full default fit 0.21): the SEs say so
     data, _ = irt.simulate(20000, 10, 1, seed=2)
-    rough = irt.ItemFactorModel(1, seed=0, refine=False).fit(data, max_steps=20, verbose=0)
+    with pytest.warns(ConvergenceWarning, match="did not converge within max_steps=20"):
+        rough = irt.ItemFactorModel(1, seed=0, refine=False).fit(data, max_steps=20, verbose=0)
     with pytest.warns(UserWarning, match="standard errors .* from the maximum"):
         se = rough.standard_errors(data)
     assert se.distance > 0.5
+
+
+def test_no_maximum_nearby_is_said_without_a_number():
+    # An information matrix that is not positive definite (a fit stopped far from any
+    # maximum) has no Newton step measured in SEs: the distance is infinite, computed without
+    # an overflow (which used to read "inf standard errors").
+    from latentvi.irt.standard_errors import _distance
+    saddle = np.diag([2.0, -1.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RuntimeWarning from an overflow
+        assert _distance(saddle, np.array([0.1, 0.1])) == np.inf
+    # and a positive definite one: step I^-1 g = (0.05, 0.1), SEs sqrt(0.5), 1: RMS of
+    # (0.0707, 0.1)
+    assert _distance(np.diag([2.0, 1.0]), np.array([0.1, 0.1])) == pytest.approx(
+        np.sqrt((0.05**2 / 0.5 + 0.1**2) / 2))
