@@ -17,9 +17,9 @@ profile then times training steps of each on cached batches, interleaved in roun
 the dense layers' matrix products alone, to show where the time goes.
 
 Per row: seconds per epoch (median over epochs 2.., so compilation is not counted; the first
-epoch's time is reported apart), process CPU seconds per epoch (all threads), images/s, test negative ELBO (10,000 images), test -log p(x)
-(importance sampling, k=5000, on the first --n-logpx test images), and the latentvi / Keras
-time ratio. Writes benchmarks/results/mnist_vae.json and .md.
+epoch's time is reported apart), process CPU seconds per epoch (all threads), images/s, test
+negative ELBO (10,000 images), test -log p(x) (importance sampling, k=5000, on the first
+--n-logpx test images), and the latentvi / Keras time ratio. Writes benchmarks/results/mnist_vae.json and .md.
 
     python benchmarks/mnist_vae.py              # defaults: 5 epochs, log p(x) on 1,000 images
     python benchmarks/mnist_vae.py --epochs 1 --n-train 2000 --n-logpx 20   # smoke run

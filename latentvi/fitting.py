@@ -104,9 +104,10 @@ def fit(model, data, objective=None, epochs=10, batch_size=128, validation_data=
         per-step Python overhead that dominates small models; batch-level callbacks then see
         every `steps_per_execution`-th step only. With `jit_compile=True` on one replica the
         steps run in a single XLA program (`LatentModel.make_train_function`): the fastest
-        setting for small models on a CPU (8 or more; benchmarks/results/mnist_vae.md). For array data it is lowered to a divisor
-        of the steps per epoch (see `_training_pipeline`), and to 1 under a strategy with
-        more than one replica, where Keras cannot run several.
+        setting for small models on a CPU (8 or more; benchmarks/results/mnist_vae.md). For
+        array data it is lowered to a divisor of the steps per epoch (see
+        `_training_pipeline`), and to 1 under a strategy with more than one replica, where
+        Keras cannot run several.
       steps_per_epoch: for array data, training steps per epoch; None (default) is one pass
         over the rows. A fixed number makes epoch-end callbacks (and the history's rows) come
         every that many steps whatever the data size; the rows keep cycling, reshuffled each

@@ -35,9 +35,11 @@ class GaussianDiag(tfd.MultivariateNormalDiag):
 class GaussianTriL(tfd.MultivariateNormalTriL):
     """`tfd.MultivariateNormalTriL(loc, scale_tril)` with the faster `log_prob` above.
 
-    Its draws come from TFP's own path (`TransformedDistribution._call_sample_n`): routing them
-    through a `_sample_n` of products with L (as `GaussianDiag` does with its scale) made a
-    two-factor item model's fit exhaust memory, not yet understood."""
+    Its draws come from TFP's own path (`TransformedDistribution._call_sample_n`). Routing them
+    through a `_sample_n` of products with L (as `GaussianDiag` does with its scale) was seen
+    to exhaust memory in a two-factor CLI fit; the cause was most likely the CLI's warning relay,
+    which looped forever on any RuntimeWarning (since fixed), but that path was not measured
+    again."""
 
     def _log_prob(self, x):
         scale = self.scale.to_dense()

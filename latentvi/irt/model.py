@@ -57,7 +57,7 @@ from latentvi.irt.responses import (
 )
 from latentvi.irt.screening import check_max_categories, check_missing_codes
 from latentvi.irt.standard_errors import METHODS, standard_errors
-from latentvi.irt.start import start_rows, starting_values
+from latentvi.irt.start import starting_values_of
 
 __all__ = ["LOGLIK_DRAWS", "SCORE_DRAWS", "ItemFactorModel", "load"]
 
@@ -285,9 +285,7 @@ class ItemFactorModel:
                                responses.n_categories),
             fixed_slopes=fixed_or_none(spec.fixed_slopes))
         self.model_.likelihood.set_persons(n_persons)
-        sample = responses.rows(start_rows(responses.n_persons, self.seed))
-        start = starting_values(sample.codes, sample.mask, responses.n_categories,
-                                n_factors, pattern, self.seed)
+        start = starting_values_of(responses, n_factors, pattern, self.seed)
         if pattern is None:
             self.model_.likelihood.decoder.start_from(start.slopes)
         self.model_.likelihood.start_from(start.intercepts)

@@ -41,13 +41,13 @@ from latentvi.irt.parameters import check_n_factors
 from latentvi.irt.person_covariates import read_covariates
 from latentvi.irt.reported_jacobian import add_item_parameters, block_jacobians, picked_rows
 from latentvi.irt.responses import (
-    MISSING,
+    answered,
     encode_responses,
     grouped_by_type,
     item_types,
     select_items,
 )
-from latentvi.irt.start import start_rows, starting_values
+from latentvi.irt.start import starting_values_of
 
 __all__ = ["INVARIANCE", "Prepared", "build", "equal_items", "fit", "group_item_parameters",
            "latent_ties", "plausible_values", "prepare", "read_invariance", "refine",
@@ -232,9 +232,7 @@ def build(est, prepared, equal_slopes, equal_others):
         grouping=grouping)
     likelihood = model.likelihood
     likelihood.set_persons(responses.n_persons)
-    sample = responses.rows(start_rows(responses.n_persons, est.seed))
-    start = starting_values(sample.codes, sample.mask, responses.n_categories,
-                            n_factors, pattern, est.seed)
+    start = starting_values_of(responses, n_factors, pattern, est.seed)
     if pattern is None:
         likelihood.decoder.start_from(np.repeat(start.slopes, n_groups, 0))
     likelihood.start_from(np.repeat(start.intercepts, n_groups, 0))
@@ -313,9 +311,9 @@ def _check_categories(responses, membership, groups, keywords, anchored):
     for j, item in enumerate(responses.items):
         if not free or j in anchored:
             continue
+        answers = responses.answers[:, j]
         for g, label in enumerate(groups):
-            answers = responses.answers[:, j]
-            seen = np.unique(answers[(membership == g) & (answers != MISSING)]).astype(int)
+            seen = np.unique(answers[(membership == g) & answered(answers)]).astype(int)
             unused = sorted(set(range(int(responses.n_categories[j]))) - set(seen))
             if unused:
                 names = {code: value for value, code in responses.category_map[item].items()}

@@ -41,7 +41,7 @@ from matplotlib.figure import Figure
 from latentvi._files import atomic_write
 from latentvi._versions import versions
 from latentvi.irt import streaming
-from latentvi.irt.responses import MISSING, apply_category_map
+from latentvi.irt.responses import answered, apply_category_map
 
 __all__ = ["SECTIONS", "Outcome", "ReportInputs", "collect", "render", "report"]
 
@@ -127,7 +127,7 @@ def collect(model, data, *, command=None, criteria=None, standard_errors=None, t
     n_rows, n_items = responses.answers.shape
     return ReportInputs(
         title=title or f"Item factor model: {n_rows:,} persons x {n_items} items",
-        data=counts, missing_overall=float(np.mean(responses.answers == MISSING)),
+        data=counts, missing_overall=float(1.0 - np.mean(answered(responses.answers))),
         n_rows=n_rows,
         settings=fit_settings(model), versions=versions(), command=command,
         history=model.history_, items=model.items_,
@@ -174,7 +174,7 @@ def answer_counts(responses):
     columns, rows = [], {}
     for j, item in enumerate(responses.items):
         answers = responses.answers[:, j]
-        observed = answers != MISSING
+        observed = answered(answers)
         codes = answers[observed].astype(int)
         row = {}
         for value, code in sorted(responses.category_map[item].items(), key=lambda vc: vc[1]):

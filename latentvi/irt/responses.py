@@ -34,9 +34,10 @@ from latentvi.irt.screening import (
     warn_gaps,
 )
 
-__all__ = ["MISSING", "Responses", "SuspiciousColumns", "apply_category_map", "check_max_categories",
-           "check_missing_codes", "encode_responses", "expanded_missing_codes", "grouped_by_type",
-           "item_types", "select_items"]
+__all__ = ["MISSING", "Responses", "SuspiciousColumns", "answer_codes", "answered",
+           "apply_category_map", "check_max_categories", "check_missing_codes",
+           "encode_responses", "expanded_missing_codes", "grouped_by_type", "item_types",
+           "select_items"]
 
 # dtype kinds that are not answers, though pandas would turn them into numbers
 _NOT_NUMBERS = {"M": "dates", "m": "time spans", "c": "complex numbers"}
@@ -44,6 +45,16 @@ _DECIMAL_COMMA = re.compile(r"^\s*[-+]?\d+,\d+\s*$")
 
 
 MISSING = -1  # the code of a cell nobody answered in `Responses.answers`
+
+
+def answer_codes(answers):
+    """float32 category codes of coded answers (`Responses.answers`), 0 where missing."""
+    return np.maximum(answers, 0).astype(np.float32)
+
+
+def answered(answers):
+    """bool, True where coded answers (`Responses.answers`) hold an answer."""
+    return answers != MISSING
 
 
 @dataclass
@@ -77,13 +88,13 @@ class Responses:
     @property
     def codes(self):
         """float32 [n, J (+ E)]: the category codes, 0 where missing, then the extra columns."""
-        codes = np.maximum(self.answers, 0).astype(np.float32)
+        codes = answer_codes(self.answers)
         return codes if self.extra is None else np.hstack([codes, self.extra])
 
     @property
     def mask(self):
         """bool [n, J (+ E)]: True where an answer was observed (and for the extra columns)."""
-        mask = self.answers != MISSING
+        mask = answered(self.answers)
         return mask if self.extra is None else np.hstack([mask, np.ones(self.extra.shape, bool)])
 
     @property
@@ -92,7 +103,7 @@ class Responses:
 
     def answered_any(self):
         """bool [n]: whether each person answered at least one item."""
-        return (self.answers != MISSING).any(axis=1)
+        return answered(self.answers).any(axis=1)
 
     def rows(self, keep):
         """The responses of the rows `keep` (a boolean mask or positions); `dropped` is kept."""

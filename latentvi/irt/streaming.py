@@ -40,8 +40,9 @@ import pandas as pd
 
 from latentvi._files import staged_file
 from latentvi.irt.responses import (
-    MISSING,
     Responses,
+    answer_codes,
+    answered,
     apply_category_map,
     encode_responses,
     expanded_missing_codes,
@@ -382,7 +383,7 @@ def training_batches(files, items, category_map, missing_codes, batch_size, seed
 
 
 def _codes_and_mask(answers):
-    return np.maximum(answers, 0).astype(np.float32), answers != MISSING
+    return answer_codes(answers), answered(answers)
 
 
 def write_chunks(frames, out, what="scores", verbose=1):
