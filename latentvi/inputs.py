@@ -16,7 +16,8 @@ import tensorflow as tf
 
 from latentvi.distributed import shard_by_batch
 
-__all__ = ["CodedArray", "as_array", "batches", "make_dataset", "observation_mask", "prepare"]
+__all__ = ["CodedArray", "as_array", "batched_rows", "batches", "held", "make_dataset",
+           "observation_mask", "prepare"]
 
 
 @dataclass(frozen=True)
@@ -198,55 +199,68 @@ def make_dataset(x, mask, batch_size, shuffle=False, seed=None):
             or batch_size < 1:
         raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
     if isinstance(x, CodedArray):
-        return _batched_rows(len(x.values), batch_size, shuffle, seed,
-                             _coded_gather(_held(x.values), x.has_missing))
+        return batched_rows(len(x.values), batch_size, shuffle, seed,
+                            _coded_gather(held(x.values), x.has_missing)).prefetch(tf.data.AUTOTUNE)
     dtype = x.dtype
-    values = _held(_compact(x))
-    mask = None if mask is None else _held(mask)
+    values = held(_compact(x))
+    mask = None if mask is None else held(mask)
 
     def gather(index):
         batch = tf.cast(tf.gather(values, index), dtype)
         return batch if mask is None else (batch, tf.gather(mask, index))
 
-    return _batched_rows(len(x), batch_size, shuffle, seed, gather)
+    return batched_rows(len(x), batch_size, shuffle, seed, gather).prefetch(tf.data.AUTOTUNE)
 
 
-def _held(array):
+def held(array):
     """`array` as TensorFlow keeps it for the batches: in a variable, which the pipeline's
     functions read through a handle. A captured constant would be copied into each function
     that reads it (a second 40 MB for 200,000 x 200 int8 answers)."""
     return tf.Variable(array, trainable=False)
 
 
-def _batched_rows(n_rows, batch_size, shuffle, seed, gather):
+def batched_rows(n_rows, batch_size, shuffle, seed, gather):
     """Batches of `gather(row numbers)`, the rows in a new random order on every pass when
     `shuffle`.
 
     Shuffling row numbers and gathering each batch costs less than shuffling the rows
     themselves (a third of the pipeline time at 100,000 x 100). Each pass draws one
     permutation of the row numbers (8 bytes a row) from a key that changes from pass to pass
-    (deterministically with a `seed`): a shuffle buffer of n row numbers would hold each as a
-    tensor of its own, about 500 bytes a row, more than the answers themselves.
+    (deterministically with a `seed`) and hands it out a batch of row numbers at a time: the
+    pipeline handles one element per batch, not one per row (a shuffle buffer of n row numbers
+    would hold each as a tensor of its own, about 500 bytes a row, more than the answers
+    themselves).
     """
+    batch_size = int(batch_size)
+    n_batches = -(-n_rows // batch_size)
     if not shuffle:
-        rows = tf.data.Dataset.range(n_rows)
+        rows = tf.data.Dataset.range(n_batches).map(_slice_of(tf.range(n_rows, dtype=tf.int64),
+                                                              batch_size))
     else:
         # `seed` None: a key drawn afresh in every run
         rows = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1) \
-            .flat_map(_permutation(n_rows, seed)) \
-            .apply(tf.data.experimental.assert_cardinality(n_rows))
-    return rows.batch(int(batch_size)).map(gather).prefetch(tf.data.AUTOTUNE)
+            .flat_map(_permuted_batches(n_rows, batch_size, n_batches, seed)) \
+            .apply(tf.data.experimental.assert_cardinality(n_batches))
+    return rows.map(gather, num_parallel_calls=tf.data.AUTOTUNE)
 
 
-def _permutation(n_rows, seed):
+def _slice_of(order, batch_size):
+    """Batch i of `order`: its entries i * batch_size .. (i + 1) * batch_size - 1 (fewer in the
+    last batch)."""
+    def batch(i):
+        return order[i * batch_size:(i + 1) * batch_size]
+    return batch
+
+
+def _permuted_batches(n_rows, batch_size, n_batches, seed):
     stream = tf.constant(0 if seed is None else seed, tf.int64)
 
-    def rows(key):
+    def batches(key):
         order = tf.random.experimental.stateless_shuffle(
             tf.range(n_rows, dtype=tf.int64), seed=tf.stack([stream, key]))
-        return tf.data.Dataset.from_tensor_slices(order)
+        return tf.data.Dataset.range(n_batches).map(_slice_of(order, batch_size))
 
-    return rows
+    return batches
 
 
 def _coded_gather(values, has_missing):

@@ -133,19 +133,19 @@ def dynamic_binarization(x, batch_size=128, shuffle=True, seed=None):
     """
     import tensorflow as tf  # the loaders above need only NumPy
 
+    from latentvi.inputs import batched_rows, held
+
     x = np.asarray(x, np.float32)
     seed = resolve_seed(seed)
-    images = tf.data.Dataset.from_tensor_slices(x)
-    if shuffle:
-        images = images.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    images = images.batch(int(batch_size))
+    images = held(x)
+    rows = batched_rows(len(x), batch_size, shuffle, seed, lambda index: tf.gather(images, index))
     draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
 
     def draw(batch, key):
         uniform = tf.random.stateless_uniform(tf.shape(batch), seed=[key, seed], dtype=tf.float32)
         return tf.cast(uniform < batch, tf.float32)
 
-    return tf.data.Dataset.zip((images, draws)).map(
+    return tf.data.Dataset.zip((rows, draws)).map(
         draw, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
