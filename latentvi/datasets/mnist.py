@@ -133,7 +133,7 @@ def dynamic_binarization(x, batch_size=128, shuffle=True, seed=None):
     """
     import tensorflow as tf  # the loaders above need only NumPy
 
-    from latentvi.inputs import batched_rows, held
+    from latentvi.inputs import batched_rows, held, prefetched
 
     x = np.asarray(x, np.float32)
     seed = resolve_seed(seed)
@@ -145,8 +145,7 @@ def dynamic_binarization(x, batch_size=128, shuffle=True, seed=None):
         uniform = tf.random.stateless_uniform(tf.shape(batch), seed=[key, seed], dtype=tf.float32)
         return tf.cast(uniform < batch, tf.float32)
 
-    return tf.data.Dataset.zip((rows, draws)).map(
-        draw, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    return tf.data.Dataset.zip((rows, draws)).map(draw).apply(prefetched)
 
 
 # -- finding the files ------------------------------------------------------------------------
