@@ -73,7 +73,9 @@ def fit(model, data, objective=None, epochs=10, batch_size=128, validation_data=
     Args:
       model: a `LatentModel`.
       data: NumPy array, numeric DataFrame, or batched `tf.data.Dataset` of x or (x, mask).
-        NaN marks missing cells (needs a masked posterior).
+        NaN marks missing cells (needs a masked posterior). A Dataset runs with tf.data's
+        autotuning off unless its options set it (with it, epoch starts stalled for seconds;
+        see `latentvi.inputs.untuned`).
       objective: `ELBO()` (default), `IWAE(k)`, or the model's stored objective when resuming.
       epochs: passes over the data.
       batch_size: rows per step (ignored for a Dataset, which is batched already).

@@ -17,7 +17,7 @@ import tensorflow as tf
 from latentvi.distributed import shard_by_batch
 
 __all__ = ["CodedArray", "as_array", "batched_rows", "batches", "held", "make_dataset",
-           "observation_mask", "prefetched", "prepare"]
+           "observation_mask", "prefetched", "prepare", "untuned"]
 
 
 @dataclass(frozen=True)
@@ -168,7 +168,7 @@ def _check_dataset(model, dataset, name):
                           if len(e) > 1 else tf.cast(e[0], tf.float32))
     if model.masked and not isinstance(spec, tuple):
         dataset = dataset.map(_split_missing)
-    return dataset
+    return untuned(dataset)
 
 
 def _split_missing(x):
@@ -216,15 +216,27 @@ PREFETCHED_BATCHES = 16  # made ahead: more than a compiled call of 8 steps take
 
 
 def prefetched(dataset):
-    """`dataset` with PREFETCHED_BATCHES batches made ahead, and tf.data's autotuning off.
+    """`dataset` with PREFETCHED_BATCHES batches made ahead, without autotuning (`untuned`)."""
+    return untuned(dataset.prefetch(PREFETCHED_BATCHES))
+
+
+def untuned(dataset):
+    """`dataset` with tf.data's autotuning off, unless its options already say either way.
 
     Keras makes a spare iterator at the end of every epoch and drops it at the start of the
-    next; with autotuning on, dropping it waits for the tuner's thread, which stalled the
-    start of one epoch in five for 2-20 s (idle) in a VAE fit on two cores.
+    next; with autotuning on, dropping it waits for a tf.data thread (the tuner's, it seems:
+    the stalls go with it). On two cores this stalled the start of 19 of 59 epochs for more
+    than 1 s with a user's shuffle-batch-map-prefetch pipeline (none with autotuning off)
+    and of one VAE epoch in seven for 2-20 s with latentvi's own. Without the tuner,
+    TensorFlow's fixed rules apply: a map asked for AUTOTUNE parallel calls runs as many as
+    there are cores (at most 16), and a `prefetch(AUTOTUNE)` buffer grows while the consumer
+    waits.
     """
+    if dataset.options().autotune.enabled is not None:
+        return dataset
     options = tf.data.Options()
     options.autotune.enabled = False
-    return dataset.prefetch(PREFETCHED_BATCHES).with_options(options)
+    return dataset.with_options(options)
 
 
 def held(array):

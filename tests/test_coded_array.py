@@ -137,3 +137,25 @@ def test_evaluation_takes_coded_arrays_as_it_takes_arrays():
     np.testing.assert_array_equal(table.to_numpy(),
                                   lv.evaluate(model, floats, mask=mask, per_row=True,
                                               seed=2).to_numpy())
+
+
+def test_pipelines_run_without_autotuning_unless_a_dataset_asks_for_it():
+    """tf.data's tuner stalled epoch starts for seconds (latentvi/inputs.py `untuned`): the
+    batches `fit` makes, and a user's Dataset without autotune options, run without it; a
+    Dataset whose options turn it on keeps it. Batches are whole: 103 rows in 11 batches of
+    at most 10, the last of 3."""
+    from latentvi.inputs import batches
+
+    model = linear_model(1, 1)
+    made = make_dataset(np.arange(103, dtype=np.float32)[:, np.newaxis], None, batch_size=10,
+                        shuffle=True, seed=1)
+    assert made.options().autotune.enabled is False
+    assert [len(b) for b in made] == [10] * 10 + [3]
+    users = tf.data.Dataset.from_tensor_slices(np.zeros((40, 1), np.float32)).batch(8) \
+        .prefetch(tf.data.AUTOTUNE)
+    assert batches(model, users, None, 8).options().autotune.enabled is False
+    options = tf.data.Options()
+    options.autotune.enabled = True
+    tuned = batches(model, users.with_options(options), None, 8)
+    assert tuned.options().autotune.enabled is True
+    assert sum(len(b) for b in tuned) == 40
