@@ -261,8 +261,8 @@ def batched_rows(n_rows, batch_size, shuffle, seed, gather):
     batch_size = int(batch_size)
     n_batches = -(-n_rows // batch_size)
     if not shuffle:
-        rows = tf.data.Dataset.range(n_batches).map(_slice_of(tf.range(n_rows, dtype=tf.int64),
-                                                              batch_size))
+        rows = tf.data.Dataset.range(0, n_rows, batch_size).map(
+            lambda start: tf.range(start, tf.minimum(start + batch_size, n_rows)))
     else:
         # `seed` None: a key drawn afresh in every run
         rows = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1) \
